@@ -1,0 +1,85 @@
+/* The Llama forward pass on a device: weights uploaded once per model, and
+ * a runner per session holding the activations, the KV cache and two
+ * recorded command buffers (one token, and a batch of prompt tokens) that
+ * are replayed for every step with only the step buffer rewritten. */
+#ifndef VKL_GRAPH_LLAMA_H
+#define VKL_GRAPH_LLAMA_H
+
+#include "ops/ops.h"
+
+typedef struct vkl_llama_layer_gpu {
+    vkl_tensor attn_norm;   /* [1, dim] */
+    vkl_tensor wq;          /* [n_heads * head_size, dim] */
+    vkl_tensor wk;          /* [n_kv_heads * head_size, dim] */
+    vkl_tensor wv;          /* [n_kv_heads * head_size, dim] */
+    vkl_tensor wo;          /* [dim, n_heads * head_size] */
+    vkl_tensor ffn_norm;    /* [1, dim] */
+    vkl_tensor w_gate;      /* [hidden_dim, dim] */
+    vkl_tensor w_up;        /* [hidden_dim, dim] */
+    vkl_tensor w_down;      /* [dim, hidden_dim] */
+} vkl_llama_layer_gpu;
+
+typedef struct vkl_llama_gpu {
+    vkl_llama_config config;
+    vkl_gpu_device *dev;
+    vkl_arena arena;                /* all weight memory */
+    vkl_tensor token_embd;          /* [vocab_size, dim] */
+    vkl_llama_layer_gpu *layers;    /* [n_layers] */
+    vkl_tensor output_norm;         /* [1, dim] */
+    vkl_tensor output;              /* [vocab_size, dim]; token_embd's pieces when tied */
+} vkl_llama_gpu;
+
+vkllm_status vkl_llama_gpu_upload(vkl_gpu_device *dev, const vkl_model_file *file,
+                                  vkl_llama_gpu *out, vkl_error *err);
+void vkl_llama_gpu_free(vkl_llama_gpu *model);
+
+typedef struct vkl_llama_activations {
+    vkl_buffer_view x;          /* [batch, dim] the residual stream */
+    vkl_buffer_view xb;         /* [batch, dim] normed input of a sublayer */
+    vkl_buffer_view xb2;        /* [batch, dim] output of a sublayer */
+    vkl_buffer_view q;          /* [batch, n_heads * head_size] */
+    vkl_buffer_view k;          /* [batch, kv_dim] before rotation */
+    vkl_buffer_view v;          /* [batch, kv_dim] */
+    vkl_buffer_view att;        /* [batch, n_heads, context] attention weights */
+    vkl_buffer_view att_out;    /* [batch, n_heads * head_size] */
+    vkl_buffer_view hb;         /* [batch, hidden_dim] */
+    vkl_buffer_view hb2;        /* [batch, hidden_dim] */
+    vkl_buffer_view logits;     /* [logit_rows, vocab_size] */
+    vkl_buffer_view *k_cache;   /* [n_layers] of [context, kv_dim] */
+    vkl_buffer_view *v_cache;   /* [n_layers] of [context, kv_dim] */
+} vkl_llama_activations;
+
+typedef struct vkl_llama_runner {
+    const vkl_llama_gpu *model;
+    uint32_t context;               /* positions the KV cache holds */
+    uint32_t batch;                 /* most tokens one prompt step takes */
+    bool logits_all;                /* keep every token's logits, not the last */
+    vkl_arena device_arena;
+    vkl_arena host_arena;
+    vkl_buffer_view step;           /* vkl_step, host-visible */
+    vkl_buffer_view tokens;         /* [batch] uint32, host-visible */
+    vkl_buffer_view logits_host;    /* [logit_rows, vocab_size] floats, host-visible */
+    vkl_llama_activations act;
+    VkCommandPool pool;
+    VkCommandBuffer one_token_cmd;
+    VkCommandBuffer batch_cmd;
+    VkFence fence;
+    vkl_descriptor_pools descriptors;
+} vkl_llama_runner;
+
+vkllm_status vkl_llama_runner_create(const vkl_llama_gpu *model, uint32_t context,
+                                     uint32_t batch, bool logits_all,
+                                     vkl_llama_runner *out, vkl_error *err);
+void vkl_llama_runner_free(vkl_llama_runner *r);
+
+/* Runs n (1 .. batch) tokens at positions pos0 .. pos0 + n - 1 in one
+ * submission and waits for it. Tokens must lie in the vocabulary and the
+ * positions in the context; the caller checks both. */
+vkllm_status vkl_llama_runner_step(vkl_llama_runner *r, const int32_t *tokens, uint32_t n,
+                                   uint32_t pos0, vkl_error *err);
+
+/* Logits of the i-th token of the last step (with logits_all), or of its
+ * last token (i = 0 without). */
+const float *vkl_llama_runner_logits(const vkl_llama_runner *r, uint32_t i);
+
+#endif

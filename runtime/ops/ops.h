@@ -1,0 +1,88 @@
+/* Kernels as recording calls: each vkl_op_* appends one op's dispatches (one
+ * per weight piece where a weight is split) and barriers to a recorder. The
+ * shapes of a recording are fixed; the step buffer (binding 0 of every
+ * kernel) says at replay where the tokens start and how many there are, up
+ * to the batch the recording was made for. */
+#ifndef VKL_OPS_OPS_H
+#define VKL_OPS_OPS_H
+
+#include "gpu/recorder.h"
+#include "model/model_file.h"
+
+/* The step buffer's contents, as the shaders' Step block reads them. */
+typedef struct vkl_step {
+    uint32_t pos0;
+    uint32_t n_tokens;
+} vkl_step;
+
+/* A weight matrix on a device, split by rows into pieces that one binding
+ * can each span. */
+typedef struct vkl_tensor_piece {
+    vkl_buffer_view view;
+    uint32_t row0;
+    uint32_t rows;
+} vkl_tensor_piece;
+
+typedef struct vkl_tensor {
+    vkl_dtype type;
+    uint32_t rows;
+    uint32_t cols;
+    uint32_t piece_count;
+    vkl_tensor_piece *pieces;       /* [piece_count], owned; memory is the arena's */
+} vkl_tensor;
+
+/* Copies a host matrix into arena memory, piece by piece. */
+vkllm_status vkl_tensor_upload(vkl_arena *arena, const vkl_host_tensor *src, vkl_tensor *out,
+                               vkl_error *err);
+void vkl_tensor_free(vkl_tensor *t);
+
+typedef struct vkl_ops {
+    vkl_recorder *rec;
+    vkl_buffer_view step;           /* vkl_step, host-written before each replay */
+    uint32_t batch;                 /* most tokens one replay processes */
+    uint32_t wg;                    /* 1-D workgroup size, a power of two */
+    uint32_t tile;                  /* matmul tile edge */
+} vkl_ops;
+
+/* Picks workgroup sizes from the device's limits. */
+void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, uint32_t batch);
+
+/* x[t, :] = table[tokens[t], :] */
+void vkl_op_embed(vkl_ops *ops, const vkl_tensor *table, const vkl_buffer_view *tokens,
+                  const vkl_buffer_view *x);
+/* y = W x, x being the single row of a one-token step, or with last_row the
+ * last of the step's rows. */
+void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
+                   const vkl_buffer_view *y, bool last_row);
+/* y[t, :] = W x[t, :] for every token of the step. */
+void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
+                   const vkl_buffer_view *y);
+void vkl_op_rmsnorm(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *weight,
+                    const vkl_buffer_view *y, uint32_t n, float eps);
+/* Rotates src[t] into dst[t], or into dst[pos0 + t] with at_position. */
+void vkl_op_rope(vkl_ops *ops, const vkl_buffer_view *src, const vkl_buffer_view *dst,
+                 uint32_t n_heads, uint32_t head_size, float theta, bool at_position);
+void vkl_op_softmax(vkl_ops *ops, const vkl_buffer_view *x, uint32_t cols,
+                    uint32_t rows_per_token, bool causal);
+
+typedef struct vkl_attention_shape {
+    uint32_t n_heads;
+    uint32_t n_kv_heads;
+    uint32_t head_size;
+    uint32_t context;               /* positions the KV cache and score rows hold */
+} vkl_attention_shape;
+
+void vkl_op_attn_scores(vkl_ops *ops, const vkl_attention_shape *shape,
+                        const vkl_buffer_view *q, const vkl_buffer_view *k_cache,
+                        const vkl_buffer_view *att);
+void vkl_op_attn_values(vkl_ops *ops, const vkl_attention_shape *shape,
+                        const vkl_buffer_view *att, const vkl_buffer_view *v_cache,
+                        const vkl_buffer_view *out);
+void vkl_op_swiglu(vkl_ops *ops, const vkl_buffer_view *gate, const vkl_buffer_view *up,
+                   const vkl_buffer_view *out, uint32_t n);
+void vkl_op_add(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *y, uint32_t n);
+/* dst[pos0 + t, :] = src[t, :] */
+void vkl_op_copy_rows(vkl_ops *ops, const vkl_buffer_view *src, const vkl_buffer_view *dst,
+                      uint32_t n);
+
+#endif

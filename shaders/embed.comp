@@ -1,0 +1,33 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// x[t, :] = table[token[t], :] for the tokens whose row lies in this piece
+// of the embedding table (rows row0 .. row0 + rows - 1).
+
+#include "common.glsl"
+#include "weights.glsl"
+
+layout(constant_id = 0) const uint WG = 64;
+layout(local_size_x_id = 0) in;
+
+layout(std430, binding = 2) readonly buffer Tokens { uint tokens[]; };
+layout(std430, binding = 3) writeonly buffer X { float x[]; };
+
+layout(push_constant) uniform Push {
+    uint dim;
+    uint row0;
+    uint rows;
+} p;
+
+void main()
+{
+    uint index = LINEAR_INVOCATION();
+    uint t = index / p.dim;
+    uint i = index % p.dim;
+    if (t >= step.n_tokens)
+        return;
+
+    uint token = tokens[t];
+    if (token < p.row0 || token - p.row0 >= p.rows)
+        return;
+    x[t * p.dim + i] = weight((token - p.row0) * p.dim + i);
+}

@@ -1,0 +1,38 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// y[y_offset + r] = dot(W[r, :], x) for the rows r of one weight piece: the
+// matrix-vector product of token generation. One workgroup per row; the
+// workgroup splits the row and reduces the partial sums.
+
+#include "common.glsl"
+#include "weights.glsl"
+#include "reduce.glsl"
+
+layout(local_size_x_id = 0) in;
+
+layout(std430, binding = 2) readonly buffer X { float x[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+
+layout(push_constant) uniform Push {
+    uint K;           // row length
+    uint N;           // rows in this piece
+    uint y_offset;    // first output element this piece writes
+    uint x_last_row;  // 1: x is the last of step.n_tokens rows of length K
+} p;
+
+void main()
+{
+    uint row = linear_group();
+    if (row >= p.N)
+        return;     // uniform across the workgroup
+
+    uint x_base = p.x_last_row != 0 ? (step.n_tokens - 1) * p.K : 0;
+    uint w_base = row * p.K;
+    float sum = 0.0;
+    for (uint k = gl_LocalInvocationID.x; k < p.K; k += WG)
+        sum += weight(w_base + k) * x[x_base + k];
+
+    float total = workgroup_sum(sum);
+    if (gl_LocalInvocationID.x == 0)
+        y[p.y_offset + row] = total;
+}

@@ -1,0 +1,376 @@
+#include "cpu_ref.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Half precision                                                            */
+
+#define F16_EXP_MASK 0x7C00u
+#define F16_MANTISSA_MASK 0x03FFu
+#define F16_QUIET_BIT 0x0200u
+
+float cpu_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exponent = (h & F16_EXP_MASK) >> 10;
+    uint32_t mantissa = h & F16_MANTISSA_MASK;
+    uint32_t bits;
+    float f;
+
+    if (exponent == 0) {
+        /* Zero or subnormal: mantissa units of 2^-24, exact in a float. */
+        f = ldexpf((float)mantissa, -24);
+        return sign ? -f : f;
+    }
+
+    if (exponent == 31)
+        bits = sign | 0x7F800000u | (mantissa << 13);     /* inf, or NaN with its payload */
+    else
+        bits = sign | ((exponent - 15 + 127) << 23) | (mantissa << 13);
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* value >> shift, rounded to nearest with ties to even; shift in 1..31. */
+static uint32_t shift_right_rounded(uint32_t value, int shift)
+{
+    uint32_t kept = value >> shift;
+    uint32_t dropped = value & ((1u << shift) - 1);
+    uint32_t half = 1u << (shift - 1);
+
+    if (dropped > half || (dropped == half && (kept & 1)))
+        kept++;
+    return kept;
+}
+
+uint16_t cpu_f32_to_f16(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    uint16_t sign = (uint16_t)((bits >> 16) & 0x8000u);
+    int exponent = (int)((bits >> 23) & 0xFF);
+    uint32_t mantissa = bits & 0x7FFFFFu;
+
+    /* Keep a NaN a NaN even when its payload lies in the dropped bits. */
+    if (exponent == 0xFF)
+        return sign | (uint16_t)(F16_EXP_MASK | (mantissa ? F16_QUIET_BIT | (mantissa >> 13) : 0));
+
+    int half_exponent = exponent - 127 + 15;
+    if (half_exponent >= 31)
+        return sign | F16_EXP_MASK;
+
+    if (half_exponent <= 0) {
+        /* Subnormal half: the full significand in units of 2^-24. Anything
+         * below a quarter unit (and every float subnormal) rounds to zero. */
+        int shift = 126 - exponent;
+        if (exponent == 0 || shift > 24)
+            return sign;
+        return sign | (uint16_t)shift_right_rounded(mantissa | 0x800000u, shift);
+    }
+
+    /* A carry out of the mantissa bumps the exponent, up to inf if need be. */
+    uint32_t half = ((uint32_t)half_exponent << 10) | (mantissa >> 13);
+    uint32_t dropped = mantissa & 0x1FFFu;
+    if (dropped > 0x1000u || (dropped == 0x1000u && (half & 1)))
+        half++;
+    return sign | (uint16_t)half;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Kernels                                                                   */
+
+/* Element i of a weight array of type `type`, widened to float. */
+static float weight_at(const void *weights, vkl_dtype type, int64_t i)
+{
+    if (type == VKL_DTYPE_F16)
+        return cpu_f16_to_f32(((const uint16_t *)weights)[i]);
+    return ((const float *)weights)[i];
+}
+
+void cpu_weight_row(float *out, const void *weights, vkl_dtype type, int64_t cols, int64_t r)
+{
+    for (int64_t c = 0; c < cols; c++)
+        out[c] = weight_at(weights, type, r * cols + c);
+}
+
+void cpu_matmul(float *y, const float *x, const void *w, vkl_dtype type, int T, int N, int K)
+{
+    for (int t = 0; t < T; t++) {
+        for (int n = 0; n < N; n++) {
+            double sum = 0.0;
+            for (int k = 0; k < K; k++)
+                sum += (double)x[(int64_t)t * K + k] * weight_at(w, type, (int64_t)n * K + k);
+            y[(int64_t)t * N + n] = (float)sum;
+        }
+    }
+}
+
+void cpu_rmsnorm(float *y, const float *x, const float *weight, int T, int n, float eps)
+{
+    for (int t = 0; t < T; t++) {
+        const float *row = x + (int64_t)t * n;
+        double sum_squares = 0.0;
+        for (int i = 0; i < n; i++)
+            sum_squares += (double)row[i] * row[i];
+
+        double scale = 1.0 / sqrt(sum_squares / n + eps);
+        for (int i = 0; i < n; i++)
+            y[(int64_t)t * n + i] = (float)(weight[i] * (row[i] * scale));
+    }
+}
+
+void cpu_rope(float *x, int T, int n_heads, int head_size, int pos0, float theta)
+{
+    for (int t = 0; t < T; t++) {
+        double pos = pos0 + t;
+        for (int h = 0; h < n_heads; h++) {
+            float *head = x + ((int64_t)t * n_heads + h) * head_size;
+            for (int i = 0; i < head_size; i += 2) {
+                double angle = pos * pow(theta, -(double)i / head_size);
+                double c = cos(angle);
+                double s = sin(angle);
+                double v0 = head[i];
+                double v1 = head[i + 1];
+                head[i] = (float)(v0 * c - v1 * s);
+                head[i + 1] = (float)(v0 * s + v1 * c);
+            }
+        }
+    }
+}
+
+void cpu_softmax(float *x, int n)
+{
+    /* Subtracting the maximum keeps exp() from overflowing. */
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++)
+        x[i] = (float)(x[i] / sum);
+}
+
+void cpu_swiglu(float *out, const float *gate, const float *up, int n)
+{
+    for (int i = 0; i < n; i++) {
+        double g = gate[i];
+        out[i] = (float)(g / (1.0 + exp(-g)) * up[i]);
+    }
+}
+
+static double dot(const float *a, const float *b, int n)
+{
+    double sum = 0.0;
+    for (int i = 0; i < n; i++)
+        sum += (double)a[i] * b[i];
+    return sum;
+}
+
+/* One query head over key/value rows 0..last of one key/value head; scores
+ * has room for last + 1 floats. */
+static void attend_head(float *out, float *scores, const float *q, const float *k_cache,
+                        const float *v_cache, int last, int kv_stride, int head_size)
+{
+    double scale = 1.0 / sqrt((double)head_size);
+    for (int p = 0; p <= last; p++)
+        scores[p] = (float)(dot(q, k_cache + (int64_t)p * kv_stride, head_size) * scale);
+    cpu_softmax(scores, last + 1);
+
+    for (int i = 0; i < head_size; i++) {
+        double sum = 0.0;
+        for (int p = 0; p <= last; p++)
+            sum += (double)scores[p] * v_cache[(int64_t)p * kv_stride + i];
+        out[i] = (float)sum;
+    }
+}
+
+void cpu_attention(float *out, const float *q, const float *k_cache, const float *v_cache,
+                   int T, int pos0, int n_heads, int n_kv_heads, int head_size)
+{
+    int q_dim = n_heads * head_size;
+    int kv_dim = n_kv_heads * head_size;
+    int group = n_heads / n_kv_heads;
+
+    /* The oracle has no way to report failure, and a test host without
+     * memory for one row of scores cannot go on anyway. */
+    float *scores = malloc((size_t)(pos0 + T) * sizeof *scores);
+    if (scores == NULL)
+        abort();
+
+    for (int t = 0; t < T; t++) {
+        for (int h = 0; h < n_heads; h++) {
+            int64_t q_offset = (int64_t)t * q_dim + (int64_t)h * head_size;
+            int kv_offset = (h / group) * head_size;
+            attend_head(out + q_offset, scores, q + q_offset, k_cache + kv_offset,
+                        v_cache + kv_offset, pos0 + t, kv_dim, head_size);
+        }
+    }
+    free(scores);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The whole model                                                           */
+
+struct cpu_llama {
+    vkl_llama_config config;
+    const vkl_llama_weights *weights;
+    int context_length;
+    float *x;           /* [dim] the residual stream */
+    float *xb;          /* [dim] a normed copy of x */
+    float *xb2;         /* [dim] a block's output before it joins x */
+    float *q;           /* [n_heads * head_size] */
+    float *att;         /* [n_heads * head_size] attention output */
+    float *hb;          /* [hidden_dim] gate, then silu(gate) * up */
+    float *hb2;         /* [hidden_dim] up */
+    float *norm_weight; /* [dim] a norm's weights widened to float */
+    float *key_cache;   /* [n_layers, context_length, n_kv_heads * head_size] */
+    float *value_cache; /* [n_layers, context_length, n_kv_heads * head_size] */
+    float *logits;      /* [vocab_size] */
+};
+
+static float *alloc_floats(int64_t count)
+{
+    return calloc((size_t)count, sizeof(float));
+}
+
+static bool allocate_buffers(cpu_llama *m)
+{
+    const vkl_llama_config *c = &m->config;
+    int64_t q_dim = (int64_t)c->n_heads * c->head_size;
+    int64_t cache = (int64_t)c->n_layers * m->context_length * c->n_kv_heads * c->head_size;
+
+    m->x = alloc_floats(c->dim);
+    m->xb = alloc_floats(c->dim);
+    m->xb2 = alloc_floats(c->dim);
+    m->q = alloc_floats(q_dim);
+    m->att = alloc_floats(q_dim);
+    m->hb = alloc_floats(c->hidden_dim);
+    m->hb2 = alloc_floats(c->hidden_dim);
+    m->norm_weight = alloc_floats(c->dim);
+    m->key_cache = alloc_floats(cache);
+    m->value_cache = alloc_floats(cache);
+    m->logits = alloc_floats(c->vocab_size);
+
+    return m->x && m->xb && m->xb2 && m->q && m->att && m->hb && m->hb2 && m->norm_weight &&
+           m->key_cache && m->value_cache && m->logits;
+}
+
+cpu_llama *cpu_llama_create(const vkl_model_file *file, int context_length)
+{
+    if (context_length <= 0)
+        return NULL;
+
+    cpu_llama *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+
+    m->config = file->config;
+    m->weights = &file->weights;
+    m->context_length = context_length;
+    if (!allocate_buffers(m)) {
+        cpu_llama_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void cpu_llama_free(cpu_llama *m)
+{
+    if (m == NULL)
+        return;
+
+    free(m->x);
+    free(m->xb);
+    free(m->xb2);
+    free(m->q);
+    free(m->att);
+    free(m->hb);
+    free(m->hb2);
+    free(m->norm_weight);
+    free(m->key_cache);
+    free(m->value_cache);
+    free(m->logits);
+    free(m);
+}
+
+/* y = rmsnorm(x) with a norm tensor of any type. */
+static void apply_norm(cpu_llama *m, float *y, const float *x, const vkl_host_tensor *norm)
+{
+    cpu_weight_row(m->norm_weight, norm->data, norm->type, m->config.dim, 0);
+    cpu_rmsnorm(y, x, m->norm_weight, 1, m->config.dim, m->config.norm_eps);
+}
+
+static void matmul_one(float *y, const float *x, const vkl_host_tensor *w)
+{
+    cpu_matmul(y, x, w->data, w->type, 1, (int)w->rows, (int)w->cols);
+}
+
+static void add_into(float *x, const float *delta, int n)
+{
+    for (int i = 0; i < n; i++)
+        x[i] += delta[i];
+}
+
+/* The attention half of layer l for the token at pos: its key and value go
+ * into row pos of the layer's caches, and x gains the block's output. */
+static void attention_block(cpu_llama *m, int l, int pos)
+{
+    const vkl_llama_config *c = &m->config;
+    const vkl_llama_layer *layer = &m->weights->layers[l];
+    int64_t kv_dim = (int64_t)c->n_kv_heads * c->head_size;
+    float *layer_keys = m->key_cache + (int64_t)l * m->context_length * kv_dim;
+    float *layer_values = m->value_cache + (int64_t)l * m->context_length * kv_dim;
+    float *k = layer_keys + pos * kv_dim;
+    float *v = layer_values + pos * kv_dim;
+
+    apply_norm(m, m->xb, m->x, &layer->attn_norm);
+    matmul_one(m->q, m->xb, &layer->wq);
+    matmul_one(k, m->xb, &layer->wk);
+    matmul_one(v, m->xb, &layer->wv);
+
+    cpu_rope(m->q, 1, c->n_heads, c->head_size, pos, c->rope_theta);
+    cpu_rope(k, 1, c->n_kv_heads, c->head_size, pos, c->rope_theta);
+
+    cpu_attention(m->att, m->q, layer_keys, layer_values, 1, pos, c->n_heads, c->n_kv_heads,
+                  c->head_size);
+    matmul_one(m->xb2, m->att, &layer->wo);
+    add_into(m->x, m->xb2, c->dim);
+}
+
+/* The feed-forward half of layer l: x += w2(silu(w1 xn) * w3 xn). */
+static void ffn_block(cpu_llama *m, int l)
+{
+    const vkl_llama_layer *layer = &m->weights->layers[l];
+
+    apply_norm(m, m->xb, m->x, &layer->ffn_norm);
+    matmul_one(m->hb, m->xb, &layer->w_gate);
+    matmul_one(m->hb2, m->xb, &layer->w_up);
+    cpu_swiglu(m->hb, m->hb, m->hb2, m->config.hidden_dim);
+    matmul_one(m->xb2, m->hb, &layer->w_down);
+    add_into(m->x, m->xb2, m->config.dim);
+}
+
+const float *cpu_llama_forward(cpu_llama *m, int32_t token, int pos)
+{
+    const vkl_llama_config *c = &m->config;
+    const vkl_llama_weights *w = m->weights;
+
+    if (token < 0 || token >= c->vocab_size || pos < 0 || pos >= m->context_length)
+        return NULL;
+
+    cpu_weight_row(m->x, w->token_embd.data, w->token_embd.type, c->dim, token);
+    for (int l = 0; l < c->n_layers; l++) {
+        attention_block(m, l, pos);
+        ffn_block(m, l);
+    }
+
+    apply_norm(m, m->xb, m->x, &w->output_norm);
+    matmul_one(m->logits, m->xb, &w->output);
+    return m->logits;
+}

@@ -1,0 +1,3 @@
+#include "test.h"
+
+int test_failures = 0;
