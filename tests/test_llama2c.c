@@ -8,6 +8,7 @@
 #include "cpu_ref.h"
 #include "model/model_file.h"
 #include "test.h"
+#include "test_files.h"
 
 #define STORIES_PATH VKLLM_MODELS_DIR "/stories260K/stories260K.bin"
 #define AIDREAMS_PATH VKLLM_MODELS_DIR "/aidreams260K/aidreams260K.bin"
@@ -29,41 +30,9 @@ static char temp_dir[] = "/tmp/vkllm_test_llama2c_XXXXXX";
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 
-/* Reads a whole file into a new buffer; NULL if it cannot. */
-static unsigned char *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-
-    unsigned char *bytes = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long length = ftell(f);
-        rewind(f);
-        bytes = length > 0 ? malloc((size_t)length) : NULL;
-        if (bytes != NULL && fread(bytes, 1, (size_t)length, f) != (size_t)length) {
-            free(bytes);
-            bytes = NULL;
-        }
-        *size = (size_t)length;
-    }
-    fclose(f);
-    return bytes;
-}
-
 static void temp_path(char *path, size_t capacity, const char *name)
 {
     snprintf(path, capacity, "%s/%s", temp_dir, name);
-}
-
-static int write_file(const char *path, const void *bytes, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    if (f == NULL)
-        return -1;
-
-    size_t written = size > 0 ? fwrite(bytes, 1, size, f) : 0;
-    return fclose(f) == 0 && written == size ? 0 : -1;
 }
 
 /* Opening path must fail with `expected`, a message naming the file, and no
@@ -180,19 +149,6 @@ static void test_open_aidreams260k(void)
 }
 
 /* Reads the reference ids; returns how many it read. */
-static int read_reference_ids(int32_t *ids, int capacity)
-{
-    FILE *f = fopen(STORIES_REFERENCE, "r");
-    if (f == NULL)
-        return 0;
-
-    int count = 0;
-    while (count < capacity && fscanf(f, "%d", &ids[count]) == 1)
-        count++;
-    fclose(f);
-    return count;
-}
-
 /* llama2.c's loop: BOS, then the prompt forced, then argmax, 64 positions. */
 static void generate_greedy(cpu_llama *m, const int32_t *prompt, int prompt_len,
                             int32_t *out, int count)
@@ -214,7 +170,7 @@ static void test_oracle_matches_llama2c(void)
     int32_t expected[REFERENCE_TOKENS + 1];
     int32_t produced[REFERENCE_TOKENS] = {0};
 
-    int expected_count = read_reference_ids(expected, REFERENCE_TOKENS + 1);
+    int expected_count = read_ids(STORIES_REFERENCE, expected, REFERENCE_TOKENS + 1);
     CHECK_MSG(expected_count == REFERENCE_TOKENS, "%s holds %d ids", STORIES_REFERENCE,
               expected_count);
     vkl_model_file *file = open_model(STORIES_PATH);
