@@ -1,1 +1,218 @@
-int main(void){return 0;}
+/* The public API's contract: bad input gets a status and a message naming
+ * the problem, handles are independent, devices can be chosen, and the log
+ * callback hears the library. Validation is on throughout. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gpu_fixture.h"
+#include "test.h"
+#include "test_files.h"
+
+#define STORIES VKLLM_MODELS_DIR "/stories260K/stories260K.bin"
+#define STORIES_TOK VKLLM_MODELS_DIR "/stories260K/tok512.bin"
+#define AIDREAMS VKLLM_MODELS_DIR "/aidreams260K/aidreams260K.bin"
+
+static gpu_fixture fx;
+static char temp_dir[] = "/tmp/vkllm_test_api_XXXXXX";
+
+static void temp_file(char *path, size_t capacity, const char *name, const void *bytes,
+                      size_t size)
+{
+    snprintf(path, capacity, "%s/%s", temp_dir, name);
+    CHECK(write_file(path, bytes, size) == 0);
+}
+
+static void expect_model_failure(const char *path, vkllm_status want, const char *message_part)
+{
+    vkllm_model *model = (vkllm_model *)&fx;    /* must be reset to NULL */
+    vkllm_status got = vkllm_model_load(fx.rt, path, NULL, &model);
+    const char *message = vkllm_runtime_error(fx.rt);
+    CHECK_MSG(got == want, "%s: status %d, want %d (%s)", path, got, want, message);
+    CHECK(model == NULL);
+    CHECK_MSG(strstr(message, message_part) != NULL, "'%s' lacks '%s'", message, message_part);
+}
+
+static void test_status_strings(void)
+{
+    for (int code = VKLLM_OK; code >= VKLLM_ERROR_DEVICE_LOST; code--)
+        CHECK(strcmp(vkllm_status_string((vkllm_status)code), "unknown status") != 0);
+    CHECK(strcmp(vkllm_status_string((vkllm_status)-999), "unknown status") == 0);
+}
+
+static void test_bad_model_files(void)
+{
+    size_t size = 0;
+    unsigned char *bytes = read_file(STORIES, &size);
+    char path[512];
+
+    expect_model_failure(VKLLM_MODELS_DIR "/no/such/model.bin", VKLLM_ERROR_IO, "no/such");
+
+    temp_file(path, sizeof path, "truncated.bin", bytes, size / 2);
+    expect_model_failure(path, VKLLM_ERROR_BAD_MODEL, "truncated.bin");
+
+    int32_t dim = 128;      /* the header no longer matches the tensors */
+    memcpy(bytes, &dim, sizeof dim);
+    temp_file(path, sizeof path, "wrong_header.bin", bytes, size);
+    expect_model_failure(path, VKLLM_ERROR_BAD_MODEL, "wrong_header.bin");
+
+    temp_file(path, sizeof path, "empty.bin", bytes, 0);
+    expect_model_failure(path, VKLLM_ERROR_BAD_MODEL, "empty.bin");
+    free(bytes);
+}
+
+static void test_bad_tokenizer(void)
+{
+    vkllm_model *model;
+    CHECK(vkllm_model_load(fx.rt, STORIES, NULL, &model) == VKLLM_OK);
+    size_t size = 0;
+    unsigned char *bytes = read_file(STORIES_TOK, &size);
+    char path[512];
+
+    int32_t impossible = 1 << 30;   /* the first token's length */
+    memcpy(bytes + 8, &impossible, sizeof impossible);
+    temp_file(path, sizeof path, "bad_tok.bin", bytes, size);
+
+    vkllm_tokenizer *tok = (vkllm_tokenizer *)&fx;
+    CHECK(vkllm_tokenizer_load(fx.rt, path, model, &tok) == VKLLM_ERROR_BAD_TOKENIZER);
+    CHECK(tok == NULL);
+    CHECK(strstr(vkllm_runtime_error(fx.rt), "bad_tok.bin") != NULL);
+    CHECK(vkllm_tokenizer_load(fx.rt, "/no/such/tok.bin", model, &tok) == VKLLM_ERROR_IO);
+    free(bytes);
+    vkllm_model_destroy(model);
+}
+
+static void test_bad_arguments(void)
+{
+    vkllm_model *model;
+    vkllm_session *s;
+    CHECK(vkllm_model_load(fx.rt, NULL, NULL, &model) == VKLLM_ERROR_INVALID_ARGUMENT);
+    vkllm_model_options mo = {.device = 99};
+    CHECK(vkllm_model_load(fx.rt, STORIES, &mo, &model) == VKLLM_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(vkllm_runtime_error(fx.rt), "99") != NULL);
+
+    CHECK(vkllm_model_load(fx.rt, STORIES, NULL, &model) == VKLLM_OK);
+    vkllm_session_options too_long = {.context_length = 513};
+    CHECK(vkllm_session_create(model, &too_long, &s) == VKLLM_ERROR_INVALID_ARGUMENT);
+    vkllm_session_options small = {.context_length = 4};
+    CHECK(vkllm_session_create(model, &small, &s) == VKLLM_OK);
+
+    int32_t bad_token = 512, tokens[5] = {1, 2, 3, 4, 5};
+    CHECK(vkllm_session_eval(s, &bad_token, 1) == VKLLM_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(vkllm_session_error(s), "vocabulary") != NULL);
+    CHECK(vkllm_session_eval(s, tokens, 5) == VKLLM_ERROR_CONTEXT_FULL);
+    CHECK(vkllm_session_eval(s, tokens, 4) == VKLLM_OK);
+    CHECK(vkllm_session_eval(s, tokens, 1) == VKLLM_ERROR_CONTEXT_FULL);
+    vkllm_session_reset(s);
+    CHECK(vkllm_session_eval(s, tokens, 1) == VKLLM_OK);
+
+    vkllm_session_destroy(s);
+    vkllm_model_destroy(model);
+    vkllm_session_destroy(NULL);
+    vkllm_model_destroy(NULL);
+    vkllm_tokenizer_destroy(NULL);
+    vkllm_runtime_destroy(NULL);
+}
+
+static void test_device_choice(void)
+{
+    vkllm_device_info info;
+    uint32_t index = 99;
+    CHECK(vkllm_runtime_device_count(fx.rt) >= 1);
+    CHECK(vkllm_runtime_device_info(fx.rt, 0, &info) == VKLLM_OK);
+    CHECK(info.subgroup_size > 0 && info.max_storage_buffer_range > 0 && info.heap_count > 0);
+    CHECK(vkllm_runtime_device_info(fx.rt, 99, &info) == VKLLM_ERROR_INVALID_ARGUMENT);
+
+    CHECK(vkllm_runtime_find_device(fx.rt, "0", &index) == VKLLM_OK && index == 0);
+    char part[8] = {0};
+    vkllm_runtime_device_info(fx.rt, 0, &info);
+    memcpy(part, info.name, 4);     /* any part of the name, in any case */
+    part[0] = (char)(part[0] ^ 0x20);
+    CHECK(vkllm_runtime_find_device(fx.rt, part, &index) == VKLLM_OK);
+    CHECK(vkllm_runtime_find_device(fx.rt, "99", &index) == VKLLM_ERROR_INVALID_ARGUMENT);
+    CHECK(vkllm_runtime_find_device(fx.rt, "no such device", &index) ==
+          VKLLM_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(vkllm_runtime_error(fx.rt), "no such device") != NULL);
+}
+
+/* Logits of `count` tokens evaluated alone in a fresh session. */
+static void reference_logits(vkllm_model *model, const int32_t *tokens, int count, float *out)
+{
+    vkllm_session *s;
+    CHECK(vkllm_session_create(model, NULL, &s) == VKLLM_OK);
+    CHECK(vkllm_session_eval(s, tokens, count) == VKLLM_OK);
+    memcpy(out, vkllm_session_logits(s, count - 1), 512 * sizeof(float));
+    vkllm_session_destroy(s);
+}
+
+/* Two models and two sessions, interleaved token by token, each give what
+ * they give alone: no state is shared between handles. */
+static void test_independent_handles(void)
+{
+    vkllm_model *a, *b;
+    CHECK(vkllm_model_load(fx.rt, STORIES, NULL, &a) == VKLLM_OK);
+    CHECK(vkllm_model_load(fx.rt, AIDREAMS, NULL, &b) == VKLLM_OK);
+    int32_t tokens[6] = {1, 403, 407, 261, 378, 432};
+    float want_a[512], want_b[512];
+    reference_logits(a, tokens, 6, want_a);
+    reference_logits(b, tokens, 6, want_b);
+
+    vkllm_session *sa, *sb;
+    CHECK(vkllm_session_create(a, NULL, &sa) == VKLLM_OK);
+    CHECK(vkllm_session_create(b, NULL, &sb) == VKLLM_OK);
+    for (int i = 0; i < 6; i++) {
+        CHECK(vkllm_session_eval(sa, &tokens[i], 1) == VKLLM_OK);
+        CHECK(vkllm_session_eval(sb, &tokens[i], 1) == VKLLM_OK);
+    }
+    CHECK(max_scaled_error(vkllm_session_logits(sa, 0), want_a, 512, 1e-5, 1e-5) <= 1.0);
+    CHECK(max_scaled_error(vkllm_session_logits(sb, 0), want_b, 512, 1e-5, 1e-5) <= 1.0);
+
+    vkllm_session_destroy(sa);
+    vkllm_session_destroy(sb);
+    vkllm_model_destroy(a);
+    vkllm_model_destroy(b);
+}
+
+static void count_info(vkllm_log_level level, vkllm_log_source source, const char *message,
+                       void *user)
+{
+    if (level == VKLLM_LOG_INFO && source == VKLLM_LOG_SOURCE_LIBRARY)
+        ++*(int *)user;
+}
+
+static void test_log_callback(void)
+{
+    int infos = 0;
+    vkllm_runtime_options options = {.log = count_info, .log_user = &infos,
+                                     .log_level = VKLLM_LOG_INFO};
+    vkllm_runtime *rt;
+    vkllm_model *model;
+    CHECK(vkllm_runtime_create(&options, &rt) == VKLLM_OK);
+    CHECK(vkllm_model_load(rt, STORIES, NULL, &model) == VKLLM_OK);
+    CHECK(infos >= 2);      /* the device opened, the model loaded */
+    vkllm_model_destroy(model);
+    vkllm_runtime_destroy(rt);
+}
+
+int main(void)
+{
+    if (mkdtemp(temp_dir) == NULL || !gpu_fixture_open(&fx))
+        return 1;
+    RUN(test_status_strings);
+    RUN(test_bad_model_files);
+    RUN(test_bad_tokenizer);
+    RUN(test_bad_arguments);
+    RUN(test_device_choice);
+    RUN(test_independent_handles);
+    RUN(test_log_callback);
+    gpu_fixture_close(&fx);
+
+    const char *names[] = {"truncated.bin", "wrong_header.bin", "empty.bin", "bad_tok.bin"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", temp_dir, names[i]);
+        unlink(path);
+    }
+    rmdir(temp_dir);
+    TEST_MAIN_END();
+}

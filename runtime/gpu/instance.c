@@ -105,7 +105,9 @@ static vkllm_status create_instance(vkl_gpu_instance *gi, bool validation, vkl_e
     VkResult result = vkCreateInstance(&info, NULL, &gi->instance);
     if (result == VK_ERROR_INCOMPATIBLE_DRIVER)
         return vkl_fail(err, VKLLM_ERROR_NO_DEVICE,
-                        "no Vulkan driver supports Vulkan 1.1 on this machine");
+                        "no Vulkan device found: no installed driver supports Vulkan 1.1 "
+                        "(install one, e.g. Debian's mesa-vulkan-drivers, or check "
+                        "VK_ICD_FILENAMES / VK_DRIVER_FILES)");
     VKL_VK_CHECK(err, result);
     volkLoadInstanceOnly(gi->instance);
 
