@@ -24,6 +24,9 @@ typedef struct vkl_gpu_device vkl_gpu_device;
 typedef struct vkl_gpu_instance {
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;     /* VK_NULL_HANDLE without validation */
+    /* Extension entry points are per instance: volk's globals hold those of
+     * the instance loaded last, which may not have the extension. */
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
     const vkl_logger *logger;
     uint32_t device_count;
     VkPhysicalDevice *physical;             /* [device_count] */

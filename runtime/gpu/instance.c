@@ -111,9 +111,15 @@ static vkllm_status create_instance(vkl_gpu_instance *gi, bool validation, vkl_e
     VKL_VK_CHECK(err, result);
     volkLoadInstanceOnly(gi->instance);
 
-    if (validation)
-        VKL_VK_CHECK(err, vkCreateDebugUtilsMessengerEXT(gi->instance, &messenger, NULL,
-                                                         &gi->messenger));
+    if (!validation)
+        return VKLLM_OK;
+    PFN_vkCreateDebugUtilsMessengerEXT create_messenger = (PFN_vkCreateDebugUtilsMessengerEXT)
+        vkGetInstanceProcAddr(gi->instance, "vkCreateDebugUtilsMessengerEXT");
+    gi->destroy_messenger = (PFN_vkDestroyDebugUtilsMessengerEXT)
+        vkGetInstanceProcAddr(gi->instance, "vkDestroyDebugUtilsMessengerEXT");
+    if (create_messenger == NULL || gi->destroy_messenger == NULL)
+        return vkl_fail(err, VKLLM_ERROR_UNSUPPORTED, "VK_EXT_debug_utils is not available");
+    VKL_VK_CHECK(err, create_messenger(gi->instance, &messenger, NULL, &gi->messenger));
     return VKLLM_OK;
 }
 
@@ -258,7 +264,7 @@ void vkl_gpu_instance_destroy(vkl_gpu_instance *gi)
     free(gi->physical);
 
     if (gi->messenger != VK_NULL_HANDLE)
-        vkDestroyDebugUtilsMessengerEXT(gi->instance, gi->messenger, NULL);
+        gi->destroy_messenger(gi->instance, gi->messenger, NULL);
     if (gi->instance != VK_NULL_HANDLE)
         vkDestroyInstance(gi->instance, NULL);
     mtx_destroy(&gi->open_lock);
