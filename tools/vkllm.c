@@ -96,23 +96,21 @@ static bool parse_run_option(cli_args *a, const char *arg, run_options *o)
     return cli_fail(a, "unknown option '%s' (see 'vkllm --help')", arg);
 }
 
-static bool parse_run(int argc, char **argv, run_options *o, const char **error)
+/* Fills o from the arguments after "run"; a->error says what was wrong. */
+static bool parse_run(cli_args *a, run_options *o)
 {
     *o = (run_options){.prompt = "", .device = getenv("VKLLM_DEVICE"),
                        .generate = vkllm_generate_default_options()};
     o->generate.sampler.seed = (uint64_t)time(NULL);
 
-    cli_args a;
     const char *arg;
-    cli_args_init(&a, argc, argv, 2);
-    while (cli_next(&a, &arg))
-        parse_run_option(&a, arg, o);
-    if (a.error == NULL && o->model == NULL)
-        cli_fail(&a, "no model given (-m MODEL)");
-    if (a.error == NULL && o->tokenizer == NULL)
-        cli_fail(&a, "no tokenizer given (-z TOKENIZER)");
-    *error = a.error;
-    return a.error == NULL;
+    while (cli_next(a, &arg))
+        parse_run_option(a, arg, o);
+    if (a->error == NULL && o->model == NULL)
+        cli_fail(a, "no model given (-m MODEL)");
+    if (a->error == NULL && o->tokenizer == NULL)
+        cli_fail(a, "no tokenizer given (-z TOKENIZER)");
+    return a->error == NULL;
 }
 
 static void write_text(const char *utf8, size_t len, void *user)
@@ -177,9 +175,10 @@ static void print_stats(double load_seconds, const vkllm_generate_stats *st)
 static int command_run(int argc, char **argv)
 {
     run_options o;
-    const char *error;
-    if (!parse_run(argc, argv, &o, &error))
-        return fail("run", error);
+    cli_args args;
+    cli_args_init(&args, argc, argv, 2);
+    if (!parse_run(&args, &o))
+        return fail("run", args.error);
 
     run_state st = {0};
     double start = now_seconds();
