@@ -41,15 +41,6 @@ typedef struct oracle_run {
     int vocab;
 } oracle_run;
 
-static int32_t argmax(const float *x, int n)
-{
-    int32_t best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
-}
-
 static bool run_oracle(const model_case *mc, oracle_run *out)
 {
     vkl_model_file *file;
@@ -71,8 +62,9 @@ static bool run_oracle(const model_case *mc, oracle_run *out)
     for (int pos = 0; pos < mc->positions; pos++) {
         const float *logits = cpu_llama_forward(m, out->tokens[pos], pos);
         memcpy(out->logits + (size_t)pos * out->vocab, logits, out->vocab * sizeof(float));
+        int32_t next = mc->reference_ids ? reference[pos] : cpu_argmax(logits, out->vocab);
         if (pos + 1 < MAX_POSITIONS)
-            out->tokens[pos + 1] = mc->reference_ids ? reference[pos] : argmax(logits, out->vocab);
+            out->tokens[pos + 1] = next;
     }
     cpu_llama_free(m);
     vkl_model_file_close(file);

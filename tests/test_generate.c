@@ -141,9 +141,7 @@ static void test_aidreams_matches_oracle(void)
     int matched = 0;
     for (int pos = 0; pos < 128 && matched < c.count; pos++) {
         const float *logits = cpu_llama_forward(m, token, pos);
-        token = 0;
-        for (int i = 1; i < 512; i++)
-            token = logits[i] > logits[token] ? i : token;
+        token = cpu_argmax(logits, 512);
         if (token == 1 || token == 2)
             break;
         CHECK_MSG(c.ids[matched] == token, "position %d: %d, oracle %d", pos, c.ids[matched],

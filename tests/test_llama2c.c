@@ -96,15 +96,6 @@ static vkl_model_file *open_model(const char *path)
     return file;
 }
 
-static int32_t argmax(const float *x, int n)
-{
-    int32_t best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Real models                                                               */
 
@@ -159,7 +150,7 @@ static void generate_greedy(cpu_llama *m, const int32_t *prompt, int prompt_len,
         CHECK(logits != NULL);
         if (logits == NULL)
             return;
-        token = pos < prompt_len ? prompt[pos] : argmax(logits, 512);
+        token = pos < prompt_len ? prompt[pos] : cpu_argmax(logits, 512);
         out[pos] = token;
     }
 }

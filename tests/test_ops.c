@@ -194,10 +194,10 @@ static void test_rmsnorm(void)
     free(x); free(w); free(want); free(got);
 }
 
-static void check_rope(bool at_position)
+static void check_rope(int pos0, bool at_position)
 {
-    const int T = 4, pos0 = 7, heads = 5, head_size = 6, width = heads * head_size;
-    const int context = 16;
+    const int T = 4, heads = 5, head_size = 6, width = heads * head_size;
+    const int context = pos0 + T + 5;
     float *x = random_floats((size_t)T * width, 1.0f);
     float *want = calloc((size_t)context * width, 4), *got = malloc((size_t)context * width * 4);
     memcpy(want + (at_position ? (size_t)pos0 * width : 0), x, (size_t)T * width * 4);
@@ -206,20 +206,24 @@ static void check_rope(bool at_position)
 
     op_run run;
     op_run_begin(&run, &fx, T, pos0, T);
+    float *angles = malloc((size_t)context * head_size * sizeof *angles);
+    vkl_rope_table_fill(angles, context, head_size, 10000.0f);
+    vkl_buffer_view table = op_floats(&run, angles, (size_t)context * head_size);
     vkl_buffer_view src = op_floats(&run, x, (size_t)T * width);
     vkl_buffer_view dst = at_position ? op_floats(&run, NULL, (size_t)context * width) : src;
-    vkl_op_rope(&run.ops, &src, &dst, heads, head_size, 10000.0f, at_position);
+    vkl_op_rope(&run.ops, &table, &src, &dst, heads, head_size, at_position);
     size_t count = (size_t)(at_position ? context : T) * width;
     if (op_run_execute(&run)) {
         op_read(&run, &dst, got, count);
         expect_close("rope", got, want, count, ELEM_ATOL, ELEM_RTOL);
     }
     op_run_free(&run);
-    free(x); free(want); free(got);
+    free(x); free(angles); free(want); free(got);
 }
 
-static void test_rope_in_place(void) { check_rope(false); }
-static void test_rope_into_cache(void) { check_rope(true); }
+static void test_rope_in_place(void) { check_rope(7, false); }
+static void test_rope_into_cache(void) { check_rope(7, true); }
+static void test_rope_far_position(void) { check_rope(4000, false); }
 
 static void check_softmax(int T, int pos0, int rows_per_token, int cols, bool causal)
 {
@@ -334,6 +338,7 @@ int main(void)
     RUN(test_rmsnorm);
     RUN(test_rope_in_place);
     RUN(test_rope_into_cache);
+    RUN(test_rope_far_position);
     RUN(test_softmax_causal);
     RUN(test_softmax_wide);
     RUN(test_attention_gqa);

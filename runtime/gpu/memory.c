@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "gpu/gpu.h"
 
 #define DEFAULT_BLOCK_SIZE ((VkDeviceSize)64 << 20)
@@ -90,18 +91,15 @@ static vkllm_status create_block(vkl_arena *arena, VkDeviceSize size, vkl_memory
 
 static vkllm_status add_block(vkl_arena *arena, VkDeviceSize min_size, vkl_error *err)
 {
-    if (arena->block_count == arena->block_capacity) {
-        uint32_t capacity = arena->block_capacity ? arena->block_capacity * 2 : 8;
-        vkl_memory_block *grown = realloc(arena->blocks, capacity * sizeof *grown);
-        if (grown == NULL)
-            return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory for blocks");
-        arena->blocks = grown;
-        arena->block_capacity = capacity;
-    }
+    vkllm_status status = vkl_array_reserve_one((void **)&arena->blocks, arena->block_count,
+                                                &arena->block_capacity, sizeof *arena->blocks,
+                                                err);
+    if (status != VKLLM_OK)
+        return status;
 
     VkDeviceSize size = min_size > arena->block_size ? min_size : arena->block_size;
     vkl_memory_block *block = &arena->blocks[arena->block_count];
-    vkllm_status status = create_block(arena, size, block, err);
+    status = create_block(arena, size, block, err);
     if (status != VKLLM_OK) {
         free_block(arena->dev, block);
         return status;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "gpu/gpu.h"
 
 static vkllm_status get_module(vkl_gpu_device *dev, vkl_shader_id shader, VkShaderModule *out,
@@ -69,14 +70,12 @@ static vkllm_status create_pipeline(vkl_gpu_device *dev, vkl_shader_id shader,
 static vkllm_status remember_pipeline(vkl_gpu_device *dev, vkl_shader_id shader,
                                       const uint32_t *spec, VkPipeline pipeline, vkl_error *err)
 {
-    if (dev->pipeline_count == dev->pipeline_capacity) {
-        uint32_t capacity = dev->pipeline_capacity ? dev->pipeline_capacity * 2 : 32;
-        vkl_pipeline_entry *grown = realloc(dev->pipelines, capacity * sizeof *grown);
-        if (grown == NULL)
-            return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory for pipelines");
-        dev->pipelines = grown;
-        dev->pipeline_capacity = capacity;
-    }
+    vkllm_status status = vkl_array_reserve_one((void **)&dev->pipelines, dev->pipeline_count,
+                                                &dev->pipeline_capacity, sizeof *dev->pipelines,
+                                                err);
+    if (status != VKLLM_OK)
+        return status;
+
     vkl_pipeline_entry *e = &dev->pipelines[dev->pipeline_count++];
     e->shader = shader;
     memcpy(e->spec, spec, sizeof e->spec);

@@ -1,5 +1,6 @@
 #include <stdlib.h>
 
+#include "core/array.h"
 #include "gpu/recorder.h"
 
 #define SETS_PER_POOL 256
@@ -14,14 +15,10 @@ void vkl_descriptor_pools_free(vkl_gpu_device *dev, vkl_descriptor_pools *pools)
 
 static vkllm_status add_pool(vkl_gpu_device *dev, vkl_descriptor_pools *pools, vkl_error *err)
 {
-    if (pools->count == pools->capacity) {
-        uint32_t capacity = pools->capacity ? pools->capacity * 2 : 8;
-        VkDescriptorPool *grown = realloc(pools->pools, capacity * sizeof *grown);
-        if (grown == NULL)
-            return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory for pools");
-        pools->pools = grown;
-        pools->capacity = capacity;
-    }
+    vkllm_status status = vkl_array_reserve_one((void **)&pools->pools, pools->count,
+                                                &pools->capacity, sizeof *pools->pools, err);
+    if (status != VKLLM_OK)
+        return status;
 
     VkDescriptorPoolSize size = {
         .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,

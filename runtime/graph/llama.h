@@ -45,6 +45,7 @@ typedef struct vkl_llama_activations {
     vkl_buffer_view hb;         /* [batch, hidden_dim] */
     vkl_buffer_view hb2;        /* [batch, hidden_dim] */
     vkl_buffer_view logits;     /* [logit_rows, vocab_size] */
+    vkl_buffer_view rope;       /* [context, head_size / 2] (cos, sin) pairs */
     vkl_buffer_view *k_cache;   /* [n_layers] of [context, kv_dim] */
     vkl_buffer_view *v_cache;   /* [n_layers] of [context, kv_dim] */
 } vkl_llama_activations;

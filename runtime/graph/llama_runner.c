@@ -65,6 +65,22 @@ static vkllm_status alloc_kv_cache(vkl_llama_runner *r, vkl_error *err)
     return s;
 }
 
+static vkllm_status upload_rope_table(vkl_llama_runner *r, vkl_error *err)
+{
+    const vkl_llama_config *c = &r->model->config;
+    uint64_t count = (uint64_t)r->context * c->head_size;     /* context x pairs x 2 */
+    float *table = malloc(count * sizeof *table);
+    if (table == NULL)
+        return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory for rotary angles");
+
+    vkl_rope_table_fill(table, r->context, (uint32_t)c->head_size, c->rope_theta);
+    vkllm_status s = alloc_floats(r, count, &r->act.rope, err);
+    if (s == VKLLM_OK)
+        s = vkl_gpu_upload(r->model->dev, &r->act.rope, table, count * sizeof *table, err);
+    free(table);
+    return s;
+}
+
 static vkllm_status alloc_host_buffers(vkl_llama_runner *r, vkl_error *err)
 {
     uint64_t logit_bytes = (uint64_t)logit_rows(r) * r->model->config.vocab_size * sizeof(float);
@@ -105,8 +121,8 @@ static void record_attention(vkl_ops *ops, const vkl_llama_runner *r, int l)
     project(ops, &w->wv, &a->xb, &a->v);
 
     /* rotary embedding: q in place, k straight into the cache at its position */
-    vkl_op_rope(ops, &a->q, &a->q, c->n_heads, c->head_size, c->rope_theta, false);
-    vkl_op_rope(ops, &a->k, &a->k_cache[l], c->n_kv_heads, c->head_size, c->rope_theta, true);
+    vkl_op_rope(ops, &a->rope, &a->q, &a->q, c->n_heads, c->head_size, false);
+    vkl_op_rope(ops, &a->rope, &a->k, &a->k_cache[l], c->n_kv_heads, c->head_size, true);
     vkl_op_copy_rows(ops, &a->v, &a->v_cache[l], kv_dim(c));
 
     /* causal attention over the cache */
@@ -209,6 +225,7 @@ static vkllm_status build_runner(vkl_llama_runner *r, vkl_error *err)
 {
     vkllm_status s = alloc_activations(r, err);
     if (s == VKLLM_OK) s = alloc_kv_cache(r, err);
+    if (s == VKLLM_OK) s = upload_rope_table(r, err);
     if (s == VKLLM_OK) s = alloc_host_buffers(r, err);
     if (s == VKLLM_OK) s = create_commands(r, err);
     if (s == VKLLM_OK) s = record_forward(r, r->one_token_cmd, 1, err);

@@ -139,20 +139,31 @@ void vkl_op_rmsnorm(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_vie
     dispatch_1d(ops, VKL_SHADER_RMSNORM, bindings, 3, &push, sizeof push, ops->batch);
 }
 
-typedef struct rope_push {
-    uint32_t n_heads, head_size;
-    float theta;
-    uint32_t dst_at_position;
-} rope_push;
-_Static_assert(sizeof(rope_push) == 16, "rope push constants");
-
-void vkl_op_rope(vkl_ops *ops, const vkl_buffer_view *src, const vkl_buffer_view *dst,
-                 uint32_t n_heads, uint32_t head_size, float theta, bool at_position)
+void vkl_rope_table_fill(float *table, uint32_t positions, uint32_t head_size, float theta)
 {
-    rope_push push = {n_heads, head_size, theta, at_position};
-    vkl_buffer_view bindings[] = {*src, *dst};
+    uint32_t pairs = head_size / 2;
+    for (uint32_t pos = 0; pos < positions; pos++) {
+        for (uint32_t i = 0; i < pairs; i++) {
+            double angle = pos * pow(theta, -2.0 * i / head_size);
+            table[2 * ((size_t)pos * pairs + i)] = (float)cos(angle);
+            table[2 * ((size_t)pos * pairs + i) + 1] = (float)sin(angle);
+        }
+    }
+}
+
+typedef struct rope_push {
+    uint32_t n_heads, head_size, dst_at_position;
+} rope_push;
+_Static_assert(sizeof(rope_push) == 12, "rope push constants");
+
+void vkl_op_rope(vkl_ops *ops, const vkl_buffer_view *table, const vkl_buffer_view *src,
+                 const vkl_buffer_view *dst, uint32_t n_heads, uint32_t head_size,
+                 bool at_position)
+{
+    rope_push push = {n_heads, head_size, at_position};
+    vkl_buffer_view bindings[] = {*table, *src, *dst};
     uint64_t pairs = (uint64_t)ops->batch * n_heads * head_size / 2;
-    dispatch_1d(ops, VKL_SHADER_ROPE, bindings, 2, &push, sizeof push, div_up(pairs, ops->wg));
+    dispatch_1d(ops, VKL_SHADER_ROPE, bindings, 3, &push, sizeof push, div_up(pairs, ops->wg));
 }
 
 typedef struct softmax_push {

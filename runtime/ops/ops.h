@@ -59,9 +59,15 @@ void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
                    const vkl_buffer_view *y);
 void vkl_op_rmsnorm(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *weight,
                     const vkl_buffer_view *y, uint32_t n, float eps);
-/* Rotates src[t] into dst[t], or into dst[pos0 + t] with at_position. */
-void vkl_op_rope(vkl_ops *ops, const vkl_buffer_view *src, const vkl_buffer_view *dst,
-                 uint32_t n_heads, uint32_t head_size, float theta, bool at_position);
+/* Fills table[positions, head_size / 2] with (cos, sin) pairs of the angle
+ * position * theta^(-2i / head_size), computed in double precision. */
+void vkl_rope_table_fill(float *table, uint32_t positions, uint32_t head_size, float theta);
+
+/* Rotates src[t] into dst[t], or into dst[pos0 + t] with at_position, by
+ * the angles of a table made by vkl_rope_table_fill. */
+void vkl_op_rope(vkl_ops *ops, const vkl_buffer_view *table, const vkl_buffer_view *src,
+                 const vkl_buffer_view *dst, uint32_t n_heads, uint32_t head_size,
+                 bool at_position);
 void vkl_op_softmax(vkl_ops *ops, const vkl_buffer_view *x, uint32_t cols,
                     uint32_t rows_per_token, bool causal);
 

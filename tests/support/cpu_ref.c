@@ -374,3 +374,13 @@ const float *cpu_llama_forward(cpu_llama *m, int32_t token, int pos)
     matmul_one(m->logits, m->xb, &w->output);
     return m->logits;
 }
+
+int32_t cpu_argmax(const float *x, int n)
+{
+    int32_t best = 0;
+    for (int i = 1; i < n; i++) {
+        if (x[i] > x[best])
+            best = i;
+    }
+    return best;
+}

@@ -38,6 +38,9 @@ void cpu_swiglu(float *out, const float *gate, const float *up, int n);
 void cpu_attention(float *out, const float *q, const float *k_cache, const float *v_cache,
                    int T, int pos0, int n_heads, int n_kv_heads, int head_size);
 
+/* The index of the largest of x[0..n), the first one on ties. */
+int32_t cpu_argmax(const float *x, int n);
+
 /* A whole Llama forward pass over a model file, one token at a time. */
 typedef struct cpu_llama cpu_llama;
 
