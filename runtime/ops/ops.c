@@ -28,6 +28,12 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
 
     *ops = (vkl_ops){.rec = rec, .step = *step, .batch = batch};
     ops->wg = floor_pow2(limit < MAX_WORKGROUP ? limit : MAX_WORKGROUP);
+    /* A CPU device runs a workgroup's invocations a subgroup at a time and
+     * pays for every barrier in between: there, a row-reducing workgroup is
+     * one subgroup. A GPU hides those barriers and wants wider groups. */
+    ops->row_wg = ops->wg;
+    if (info->type == VKLLM_DEVICE_CPU && info->subgroup_size > 0 && info->subgroup_size < ops->wg)
+        ops->row_wg = floor_pow2(info->subgroup_size);
     /* matmul: TILE^2 invocations and two TILE x (TILE + 1) float tiles. */
     ops->tile = 16;
     while (ops->tile > 1 && (ops->tile * ops->tile > info->max_workgroup_invocations ||
@@ -41,14 +47,14 @@ static uint32_t div_up(uint64_t a, uint32_t b)
     return (uint32_t)((a + b - 1) / b);
 }
 
-/* A dispatch of one-dimensional kernels: `workgroups` groups of ops->wg. */
-static void dispatch_1d(vkl_ops *ops, vkl_shader_id shader, const vkl_buffer_view *bindings,
-                        uint32_t binding_count, const void *push, uint32_t push_size,
-                        uint32_t workgroups)
+/* A dispatch of one-dimensional kernels: `workgroups` groups of wg. */
+static void dispatch_1d(vkl_ops *ops, vkl_shader_id shader, uint32_t wg,
+                        const vkl_buffer_view *bindings, uint32_t binding_count,
+                        const void *push, uint32_t push_size, uint32_t workgroups)
 {
     vkl_dispatch d = {
         .shader = shader,
-        .spec = {ops->wg},
+        .spec = {wg},
         .spec_count = 1,
         .bindings = {ops->step},
         .binding_count = binding_count + 1,
@@ -75,7 +81,7 @@ void vkl_op_embed(vkl_ops *ops, const vkl_tensor *table, const vkl_buffer_view *
         const vkl_tensor_piece *piece = &table->pieces[i];
         embed_push push = {table->cols, piece->row0, piece->rows};
         vkl_buffer_view bindings[] = {piece->view, *tokens, *x};
-        dispatch_1d(ops, shader, bindings, 3, &push, sizeof push,
+        dispatch_1d(ops, shader, ops->wg, bindings, 3, &push, sizeof push,
                     div_up((uint64_t)ops->batch * table->cols, ops->wg));
     }
 }
@@ -94,7 +100,7 @@ void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
         const vkl_tensor_piece *piece = &w->pieces[i];
         matvec_push push = {w->cols, piece->rows, piece->row0, last_row};
         vkl_buffer_view bindings[] = {piece->view, *x, *y};
-        dispatch_1d(ops, shader, bindings, 3, &push, sizeof push, piece->rows);
+        dispatch_1d(ops, shader, ops->row_wg, bindings, 3, &push, sizeof push, piece->rows);
     }
 }
 
@@ -136,7 +142,8 @@ void vkl_op_rmsnorm(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_vie
 {
     rmsnorm_push push = {n, eps};
     vkl_buffer_view bindings[] = {*x, *weight, *y};
-    dispatch_1d(ops, VKL_SHADER_RMSNORM, bindings, 3, &push, sizeof push, ops->batch);
+    dispatch_1d(ops, VKL_SHADER_RMSNORM, ops->row_wg, bindings, 3, &push, sizeof push,
+                ops->batch);
 }
 
 void vkl_rope_table_fill(float *table, uint32_t positions, uint32_t head_size, float theta)
@@ -163,7 +170,8 @@ void vkl_op_rope(vkl_ops *ops, const vkl_buffer_view *table, const vkl_buffer_vi
     rope_push push = {n_heads, head_size, at_position};
     vkl_buffer_view bindings[] = {*table, *src, *dst};
     uint64_t pairs = (uint64_t)ops->batch * n_heads * head_size / 2;
-    dispatch_1d(ops, VKL_SHADER_ROPE, bindings, 3, &push, sizeof push, div_up(pairs, ops->wg));
+    dispatch_1d(ops, VKL_SHADER_ROPE, ops->wg, bindings, 3, &push, sizeof push,
+                div_up(pairs, ops->wg));
 }
 
 typedef struct softmax_push {
@@ -175,7 +183,7 @@ void vkl_op_softmax(vkl_ops *ops, const vkl_buffer_view *x, uint32_t cols,
                     uint32_t rows_per_token, bool causal)
 {
     softmax_push push = {cols, rows_per_token, causal};
-    dispatch_1d(ops, VKL_SHADER_SOFTMAX, x, 1, &push, sizeof push,
+    dispatch_1d(ops, VKL_SHADER_SOFTMAX, ops->row_wg, x, 1, &push, sizeof push,
                 ops->batch * rows_per_token);
 }
 
@@ -192,7 +200,7 @@ static void dispatch_heads(vkl_ops *ops, vkl_shader_id shader, const vkl_attenti
 {
     vkl_dispatch d = {
         .shader = shader,
-        .spec = {ops->wg},
+        .spec = {ops->row_wg},
         .spec_count = 1,
         .bindings = {ops->step, *a, *b, *c},
         .binding_count = 4,
@@ -235,7 +243,7 @@ void vkl_op_swiglu(vkl_ops *ops, const vkl_buffer_view *gate, const vkl_buffer_v
 {
     elementwise_push push = {n};
     vkl_buffer_view bindings[] = {*gate, *up, *out};
-    dispatch_1d(ops, VKL_SHADER_SWIGLU, bindings, 3, &push, sizeof push,
+    dispatch_1d(ops, VKL_SHADER_SWIGLU, ops->wg, bindings, 3, &push, sizeof push,
                 div_up((uint64_t)ops->batch * n, ops->wg));
 }
 
@@ -243,7 +251,7 @@ void vkl_op_add(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *y
 {
     elementwise_push push = {n};
     vkl_buffer_view bindings[] = {*x, *y};
-    dispatch_1d(ops, VKL_SHADER_ADD, bindings, 2, &push, sizeof push,
+    dispatch_1d(ops, VKL_SHADER_ADD, ops->wg, bindings, 2, &push, sizeof push,
                 div_up((uint64_t)ops->batch * n, ops->wg));
 }
 
@@ -252,6 +260,6 @@ void vkl_op_copy_rows(vkl_ops *ops, const vkl_buffer_view *src, const vkl_buffer
 {
     elementwise_push push = {n};
     vkl_buffer_view bindings[] = {*src, *dst};
-    dispatch_1d(ops, VKL_SHADER_COPY_ROWS, bindings, 2, &push, sizeof push,
+    dispatch_1d(ops, VKL_SHADER_COPY_ROWS, ops->wg, bindings, 2, &push, sizeof push,
                 div_up((uint64_t)ops->batch * n, ops->wg));
 }

@@ -40,7 +40,8 @@ typedef struct vkl_ops {
     vkl_recorder *rec;
     vkl_buffer_view step;           /* vkl_step, host-written before each replay */
     uint32_t batch;                 /* most tokens one replay processes */
-    uint32_t wg;                    /* 1-D workgroup size, a power of two */
+    uint32_t wg;                    /* elementwise workgroup size, a power of two */
+    uint32_t row_wg;                /* workgroup size of kernels that reduce a row */
     uint32_t tile;                  /* matmul tile edge */
 } vkl_ops;
 

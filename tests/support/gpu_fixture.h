@@ -11,6 +11,7 @@ typedef struct gpu_fixture {
     vkllm_runtime *rt;
     vkl_gpu_device *dev;
     int validation_messages;
+    bool wide_rows;     /* record row kernels with the GPU's wide workgroups */
 } gpu_fixture;
 
 /* Opens the default device with validation; false (and a message) if none. */
