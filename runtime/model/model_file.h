@@ -9,9 +9,16 @@
 
 #include "core/error.h"
 
+/* Weight storage types, numbered as ggml numbers them so that GGUF tensor
+ * types map across unchanged. Quantized types store rows as blocks. */
 typedef enum vkl_dtype {
     VKL_DTYPE_F32 = 0,
     VKL_DTYPE_F16 = 1,
+    VKL_DTYPE_Q4_0 = 2,     /* 32 weights: f16 scale, 16 bytes of 4-bit values */
+    VKL_DTYPE_Q8_0 = 8,     /* 32 weights: f16 scale, 32 int8 values */
+    VKL_DTYPE_Q4_K = 12,    /* 256 weights in 8 sub-blocks with 6-bit scales and mins */
+    VKL_DTYPE_Q6_K = 14,    /* 256 weights in 16 sub-blocks with 8-bit scales */
+    VKL_DTYPE_BF16 = 30,
 } vkl_dtype;
 
 /* A row-major matrix [rows, cols] (a vector is one row) in host memory. */
@@ -22,7 +29,14 @@ typedef struct vkl_host_tensor {
     int64_t cols;
 } vkl_host_tensor;
 
-size_t vkl_dtype_size(vkl_dtype type);
+/* True for a type vkllm can compute with; sets its block size in weights
+ * and in bytes (1 and the element size for unquantized types). */
+bool vkl_dtype_layout(vkl_dtype type, uint32_t *block_weights, uint32_t *block_bytes);
+const char *vkl_dtype_name(vkl_dtype type);
+
+/* Bytes of one row of cols weights; 0 when the type is unknown or cols is
+ * not a whole number of blocks. */
+uint64_t vkl_dtype_row_bytes(vkl_dtype type, uint64_t cols);
 uint64_t vkl_host_tensor_bytes(const vkl_host_tensor *t);
 
 typedef struct vkl_llama_config {

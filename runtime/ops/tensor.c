@@ -8,7 +8,7 @@
 static uint32_t rows_per_piece(const vkl_arena *arena, const vkl_host_tensor *src)
 {
     /* A piece is rounded up to whole words, hence the 4 bytes kept spare. */
-    uint64_t row_bytes = (uint64_t)src->cols * vkl_dtype_size(src->type);
+    uint64_t row_bytes = vkl_dtype_row_bytes(src->type, (uint64_t)src->cols);
     uint64_t rows = (arena->piece_limit - 4) / row_bytes;
     return rows > (uint64_t)src->rows ? (uint32_t)src->rows : (uint32_t)rows;
 }
@@ -16,10 +16,14 @@ static uint32_t rows_per_piece(const vkl_arena *arena, const vkl_host_tensor *sr
 static vkllm_status check_shape(const vkl_arena *arena, const vkl_host_tensor *src,
                                 vkl_error *err)
 {
-    uint64_t row_bytes = (uint64_t)src->cols * vkl_dtype_size(src->type);
+    uint64_t row_bytes = vkl_dtype_row_bytes(src->type, (uint64_t)src->cols);
     if (src->rows <= 0 || src->cols <= 0 || src->rows > UINT32_MAX || src->cols > UINT32_MAX)
         return vkl_fail(err, VKLLM_ERROR_INVALID_ARGUMENT, "a tensor of %lld x %lld is empty "
                         "or too large", (long long)src->rows, (long long)src->cols);
+    if (row_bytes == 0)
+        return vkl_fail(err, VKLLM_ERROR_UNSUPPORTED,
+                        "a %s tensor's rows of %lld weights are not whole blocks of its type",
+                        vkl_dtype_name(src->type), (long long)src->cols);
     if (row_bytes + 4 > arena->piece_limit)
         return vkl_fail(err, VKLLM_ERROR_UNSUPPORTED,
                         "one row of %llu bytes exceeds the %llu bytes a binding may span",
@@ -43,7 +47,7 @@ vkllm_status vkl_tensor_upload(vkl_arena *arena, const vkl_host_tensor *src, vkl
     out->rows = (uint32_t)src->rows;
     out->cols = (uint32_t)src->cols;
 
-    size_t row_bytes = (size_t)src->cols * vkl_dtype_size(src->type);
+    size_t row_bytes = vkl_dtype_row_bytes(src->type, (uint64_t)src->cols);
     for (uint32_t i = 0; i < count && status == VKLLM_OK; i++) {
         vkl_tensor_piece *piece = &out->pieces[i];
         piece->row0 = i * per_piece;

@@ -11,6 +11,43 @@
 
 typedef struct vkl_tokenizer vkl_tokenizer;
 
+typedef enum vkl_tokenizer_kind {
+    VKL_TOKENIZER_SPM = 0,      /* SentencePiece-style: merges by score, byte fallback */
+    VKL_TOKENIZER_BPE = 1,      /* GPT-2 byte-level BPE: merges by rank */
+} vkl_tokenizer_kind;
+
+/* Token types as GGUF's tokenizer.ggml.token_type numbers them. */
+enum {
+    VKL_TOKEN_NORMAL = 1,
+    VKL_TOKEN_UNKNOWN = 2,
+    VKL_TOKEN_CONTROL = 3,
+    VKL_TOKEN_USER_DEFINED = 4,
+    VKL_TOKEN_UNUSED = 5,
+    VKL_TOKEN_BYTE = 6,
+};
+
+/* A vocabulary as a file format hands it over (GGUF metadata, a Hugging
+ * Face tokenizer.json): the tokenizer copies what it needs, so the source
+ * may go away after vkl_tokenizer_create. */
+typedef struct vkl_vocab_source {
+    vkl_tokenizer_kind kind;
+    int32_t count;
+    const char *const *texts;       /* [count] token text, as the format spells it */
+    const size_t *lengths;          /* [count] bytes of each text */
+    const float *scores;            /* [count] SPM merge scores; NULL for BPE */
+    const int32_t *types;           /* [count] token types, or NULL (all normal) */
+    int32_t merge_count;            /* BPE: merges in rank order, "left right" */
+    const char *const *merges;
+    const size_t *merge_lengths;
+    int32_t bos;                    /* -1 when the vocabulary has none */
+    int32_t eos;
+    int32_t unk;
+    bool add_space_prefix;          /* SPM: a space in front of the text */
+} vkl_vocab_source;
+
+vkllm_status vkl_tokenizer_create(const vkl_vocab_source *source, vkl_tokenizer **out,
+                                  vkl_error *err);
+
 /* Reads a llama2.c tokenizer: int32 max_token_length, then per token a
  * float32 score, an int32 byte length and the bytes. vocab_size is how many
  * tokens the file must hold (the model says so; the format does not). */
