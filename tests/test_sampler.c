@@ -43,9 +43,10 @@ static void test_greedy_picks_argmax(void)
     for (int i = 0; i < 10; i++)
         CHECK(sample_from(&sampler, LOGITS, VOCAB) == ARGMAX_ID);
 
-    /* Ties go to the first. */
-    const float tied[4] = { 1.0f, 7.0f, 7.0f, 2.0f };
-    CHECK(sample_from(&sampler, tied, 4) == 1);
+    /* Ties go to the first. The row fills the whole vocabulary: the
+     * sampler reads vocab_size logits. */
+    const float tied[VOCAB] = { 1.0f, 7.0f, 7.0f, 2.0f, 0.0f, 0.0f, 0.0f, 0.0f };
+    CHECK(sample_from(&sampler, tied, VOCAB) == 1);
     vkl_sampler_free(&sampler);
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "text_helpers.h"
 #include "text/tokenizer.h"
 
 #define STORIES_TOKENIZER VKLLM_MODELS_DIR "/stories260K/tok512.bin"
@@ -23,37 +24,6 @@ static vkl_tokenizer *load_tokenizer(const char *path)
     return tok;
 }
 
-/* Encodes into ids[capacity]; returns the count, or -1 on failure. */
-static long encode(const vkl_tokenizer *tok, const char *text, size_t len, bool add_bos,
-                   int32_t *ids, size_t capacity)
-{
-    vkl_error err = { 0 };
-    size_t count = 0;
-    vkllm_status status = vkl_tokenizer_encode(tok, text, len, add_bos, ids, capacity, &count,
-                                               &err);
-    CHECK_MSG(status == VKLLM_OK, "encode: %s", err.message);
-    return status == VKLLM_OK ? (long)count : -1;
-}
-
-/* Decodes ids as the generator does, starting after BOS; returns the length
- * written to text, or -1 if it did not fit or a piece was missing. */
-static long decode(const vkl_tokenizer *tok, const int32_t *ids, size_t count, char *text,
-                   size_t capacity)
-{
-    size_t len = 0;
-    int32_t prev = vkl_tokenizer_bos(tok);
-    for (size_t i = 0; i < count; i++) {
-        size_t piece_len = 0;
-        const char *piece = vkl_tokenizer_piece(tok, prev, ids[i], &piece_len);
-        if (piece == NULL || len + piece_len > capacity)
-            return -1;
-
-        memcpy(text + len, piece, piece_len);
-        len += piece_len;
-        prev = ids[i];
-    }
-    return (long)len;
-}
 
 static void test_once_upon_a_time_matches_llama2c(void)
 {
@@ -64,11 +34,11 @@ static void test_once_upon_a_time_matches_llama2c(void)
     static const int32_t expected[] = { 1, 403, 407, 261, 378 };
     int32_t ids[64];
     const char *text = "Once upon a time";
-    long count = encode(tok, text, strlen(text), true, ids, 64);
+    long count = test_encode(tok, text, strlen(text), true, ids, 64);
     CHECK_MSG(count == 5, "got %ld ids", count);
     CHECK(count == 5 && memcmp(ids, expected, sizeof expected) == 0);
 
-    count = encode(tok, text, strlen(text), false, ids, 64);
+    count = test_encode(tok, text, strlen(text), false, ids, 64);
     CHECK(count == 4 && memcmp(ids, expected + 1, 4 * sizeof ids[0]) == 0);
     vkl_tokenizer_free(tok);
 }
@@ -105,11 +75,11 @@ static void test_empty_text(void)
         return;
 
     int32_t ids[4] = { -7, -7, -7, -7 };
-    CHECK(encode(tok, "", 0, true, ids, 4) == 1);
+    CHECK(test_encode(tok, "", 0, true, ids, 4) == 1);
     CHECK(ids[0] == 1 && ids[1] == -7);
 
-    CHECK(encode(tok, "", 0, false, ids, 4) == 0);
-    CHECK(encode(tok, NULL, 0, false, NULL, 0) == 0);
+    CHECK(test_encode(tok, "", 0, false, ids, 4) == 0);
+    CHECK(test_encode(tok, NULL, 0, false, NULL, 0) == 0);
     vkl_tokenizer_free(tok);
 }
 
@@ -166,12 +136,12 @@ static void check_round_trip(const vkl_tokenizer *tok, const char *file, const t
 {
     int32_t ids[512];
     char decoded[512];
-    long count = encode(tok, test->bytes, test->len, true, ids, 512);
+    long count = test_encode(tok, test->bytes, test->len, true, ids, 512);
     if (count < 0)
         return;
 
     CHECK_MSG(count >= 1 && ids[0] == 1, "%s: %s: no BOS", file, test->name);
-    long len = decode(tok, ids + 1, (size_t)count - 1, decoded, sizeof decoded);
+    long len = test_decode(tok, ids + 1, (size_t)count - 1, decoded, sizeof decoded);
     CHECK_MSG(len == (long)test->len && memcmp(decoded, test->bytes, test->len) == 0,
               "%s: %s: decoded %ld bytes, want %zu", file, test->name, len, test->len);
 }
@@ -206,7 +176,7 @@ static void test_byte_fallback_ids(void)
 
     /* Not a character of the vocabulary: each byte becomes byte + 3. */
     int32_t ids[8];
-    long count = encode(tok, "\xFF\xFE", 2, false, ids, 8);
+    long count = test_encode(tok, "\xFF\xFE", 2, false, ids, 8);
     CHECK(count == 3);
     CHECK(count == 3 && ids[1] == 0xFF + 3 && ids[2] == 0xFE + 3);
     vkl_tokenizer_free(tok);
@@ -257,7 +227,7 @@ static void test_decodes_reference_output(void)
     CHECK(count > 200);
 
     static char decoded[1 << 16];
-    long len = decode(tok, ids, count, decoded, sizeof decoded);
+    long len = test_decode(tok, ids, count, decoded, sizeof decoded);
     CHECK(len + 1 == (long)text_len && memcmp(decoded, expected, (size_t)len) == 0);
 
 done:
@@ -361,11 +331,21 @@ static void test_malformed_headers(void)
                         VKLLM_ERROR_BAD_TOKENIZER);
 
     file_image good = three_tokens(8);
-    expect_load_failure("vocab 0", good.bytes, good.len, 0, VKLLM_ERROR_BAD_TOKENIZER);
     expect_load_failure("vocab negative", good.bytes, good.len, -1, VKLLM_ERROR_BAD_TOKENIZER);
     expect_load_failure("vocab too big", good.bytes, good.len, 4, VKLLM_ERROR_BAD_TOKENIZER);
     expect_load_failure("vocab absurd", good.bytes, good.len, INT32_MAX,
                         VKLLM_ERROR_BAD_TOKENIZER);
+}
+
+/* Without a model to say how many tokens there are, the file's own whole
+ * records count. */
+static void test_vocab_size_from_the_file(void)
+{
+    vkl_error err = { 0 };
+    vkl_tokenizer *tok = NULL;
+    CHECK(vkl_tokenizer_load_llama2c(STORIES_TOKENIZER, 0, &tok, &err) == VKLLM_OK);
+    CHECK(tok != NULL && vkl_tokenizer_vocab_size(tok) == 512);
+    vkl_tokenizer_free(tok);
 }
 
 static void test_malformed_tokens(void)
@@ -433,7 +413,7 @@ static void exercise(const vkl_tokenizer *tok, uint64_t *rng)
 
     /* No piece can be longer than the file it came from. */
     static char decoded[80 * 8192];
-    CHECK(status != VKLLM_OK || decode(tok, ids, count, decoded, sizeof decoded) >= 0);
+    CHECK(status != VKLLM_OK || test_decode(tok, ids, count, decoded, sizeof decoded) >= 0);
 }
 
 /* Flips random bytes of the real file: any outcome but a crash is fine. */
@@ -466,6 +446,173 @@ static void test_mutated_files_never_crash(void)
     free(original);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Vocabularies built in memory                                               */
+
+/* A tiny SPM vocabulary: specials, two byte tokens, and ▁ a b ▁a ab ▁ab. */
+#define META "\xE2\x96\x81"
+static const char *const SPM_TEXTS[] = { "<unk>", "<s>", "</s>", "<0x0A>", "<0xC3>", META,
+                                         "a", "b", META "a", "ab", META "ab" };
+static const float SPM_SCORES[] = { 0, 0, 0, 0, 0, -1, -1, -1, -2, -3, -4 };
+static const int32_t SPM_TYPES[] = { 2, 3, 3, 6, 6, 1, 1, 1, 1, 1, 1 };
+#define SPM_COUNT 11
+
+static vkl_vocab_source spm_source(size_t *lengths)
+{
+    for (size_t i = 0; i < SPM_COUNT; i++)
+        lengths[i] = strlen(SPM_TEXTS[i]);
+    return (vkl_vocab_source){
+        .kind = VKL_TOKENIZER_SPM,
+        .count = SPM_COUNT,
+        .texts = SPM_TEXTS,
+        .lengths = lengths,
+        .scores = SPM_SCORES,
+        .types = SPM_TYPES,
+        .bos = 1,
+        .eos = 2,
+        .unk = 0,
+        .add_space_prefix = true,
+    };
+}
+
+/* "ab\n" is ▁ a b \n: ▁a (-2) first, then ▁ab (-4); "\n" falls back to its
+ * byte token and a byte without one to <unk>. */
+static void test_create_spm(void)
+{
+    size_t lengths[SPM_COUNT];
+    vkl_vocab_source source = spm_source(lengths);
+    vkl_error err = { 0 };
+    vkl_tokenizer *tok = NULL;
+    CHECK_MSG(vkl_tokenizer_create(&source, &tok, &err) == VKLLM_OK, "%s", err.message);
+    if (tok == NULL)
+        return;
+
+    int32_t ids[16];
+    static const int32_t expected[] = { 1, 10, 3, 0 };
+    long count = test_encode(tok, "ab\n\xFF", 4, true, ids, 16);
+    CHECK(count == 4 && memcmp(ids, expected, sizeof expected) == 0);
+
+    /* ▁ decodes as a space, dropped after BOS; bytes and control tokens. */
+    size_t len = 0;
+    const char *piece = vkl_tokenizer_piece(tok, 1, 10, &len);
+    CHECK(piece != NULL && len == 2 && memcmp(piece, "ab", 2) == 0);
+    piece = vkl_tokenizer_piece(tok, 5, 10, &len);
+    CHECK(piece != NULL && len == 3 && memcmp(piece, " ab", 3) == 0);
+    piece = vkl_tokenizer_piece(tok, 1, 3, &len);
+    CHECK(piece != NULL && len == 1 && piece[0] == '\n');
+    CHECK(vkl_tokenizer_piece(tok, 0, 2, &len) != NULL && len == 0);
+    CHECK(vkl_tokenizer_kind_of(tok) == VKL_TOKENIZER_SPM);
+    vkl_tokenizer_free(tok);
+}
+
+/* The tokenizer keeps its own copy: the source may change or go away. */
+static void test_create_copies_the_source(void)
+{
+    size_t lengths[SPM_COUNT];
+    vkl_vocab_source source = spm_source(lengths);
+    char texts[SPM_COUNT][16];
+    const char *pointers[SPM_COUNT];
+    for (size_t i = 0; i < SPM_COUNT; i++) {
+        memcpy(texts[i], SPM_TEXTS[i], lengths[i]);
+        pointers[i] = texts[i];
+    }
+    source.texts = pointers;
+
+    vkl_tokenizer *tok = NULL;
+    CHECK(vkl_tokenizer_create(&source, &tok, NULL) == VKLLM_OK);
+    memset(texts, 'x', sizeof texts);
+
+    int32_t ids[16];
+    CHECK(tok != NULL && test_encode(tok, "ab", 2, false, ids, 16) == 1 && ids[0] == 10);
+    vkl_tokenizer_free(tok);
+}
+
+static void expect_create_failure(const char *name, const vkl_vocab_source *source,
+                                  vkllm_status expected)
+{
+    vkl_error err = { 0 };
+    vkl_tokenizer *tok = NULL;
+    vkllm_status status = vkl_tokenizer_create(source, &tok, &err);
+    CHECK_MSG(status == expected, "%s: status %d, message '%s'", name, status, err.message);
+    CHECK_MSG(err.message[0] != '\0', "%s: no message", name);
+    CHECK_MSG(tok == NULL, "%s: a tokenizer came back", name);
+    vkl_tokenizer_free(tok);
+}
+
+static void test_create_rejects_bad_sources(void)
+{
+    size_t lengths[SPM_COUNT];
+    const vkl_vocab_source good = spm_source(lengths);
+    vkl_tokenizer *tok = NULL;
+    CHECK(vkl_tokenizer_create(NULL, &tok, NULL) == VKLLM_ERROR_INVALID_ARGUMENT);
+
+    vkl_vocab_source bad = good;
+    bad.texts = NULL;
+    expect_create_failure("no texts", &bad, VKLLM_ERROR_INVALID_ARGUMENT);
+    bad = good;
+    bad.count = 0;
+    expect_create_failure("no tokens", &bad, VKLLM_ERROR_BAD_TOKENIZER);
+    bad = good;
+    bad.bos = SPM_COUNT;
+    expect_create_failure("bos out of range", &bad, VKLLM_ERROR_BAD_TOKENIZER);
+    bad = good;
+    bad.unk = -2;
+    expect_create_failure("unk negative", &bad, VKLLM_ERROR_BAD_TOKENIZER);
+    bad = good;
+    bad.scores = NULL;
+    expect_create_failure("spm without scores or merges", &bad, VKLLM_ERROR_BAD_TOKENIZER);
+    bad = good;
+    bad.merge_count = -1;
+    expect_create_failure("negative merge count", &bad, VKLLM_ERROR_BAD_TOKENIZER);
+
+    float nan_scores[SPM_COUNT];
+    memcpy(nan_scores, SPM_SCORES, sizeof nan_scores);
+    nan_scores[7] = NAN;
+    bad = good;
+    bad.scores = nan_scores;
+    expect_create_failure("nan score", &bad, VKLLM_ERROR_BAD_TOKENIZER);
+}
+
+#define GPT2_SPACE "\xC4\xA0"     /* "Ġ", the character GPT-2 spells ' ' with */
+
+/* A tiny byte-level vocabulary: the characters of "a", "b" and " " (Ġ),
+ * "ab" and "Ġab", merged by rank; no BOS, so add_bos adds nothing. */
+static void test_create_bpe(void)
+{
+    static const char *const texts[] = { "a", "b", GPT2_SPACE, "ab", GPT2_SPACE "ab" };
+    static const size_t lengths[] = { 1, 1, 2, 2, 4 };
+    static const char *const merges[] = { "a b", GPT2_SPACE " ab" };
+    static const size_t merge_lengths[] = { 3, 5 };
+    vkl_vocab_source source = {
+        .kind = VKL_TOKENIZER_BPE,
+        .count = 5,
+        .texts = texts,
+        .lengths = lengths,
+        .merge_count = 2,
+        .merges = merges,
+        .merge_lengths = merge_lengths,
+        .bos = -1,
+        .eos = -1,
+        .unk = -1,
+    };
+    vkl_tokenizer *tok = NULL;
+    CHECK(vkl_tokenizer_create(&source, &tok, NULL) == VKLLM_OK);
+    if (tok == NULL)
+        return;
+
+    /* "ab ab b": "ab", " ab", " b"; the last has no merge. */
+    int32_t ids[16];
+    static const int32_t expected[] = { 3, 4, 2, 1 };
+    long count = test_encode(tok, "ab ab b", 7, true, ids, 16);
+    CHECK(count == 4 && memcmp(ids, expected, sizeof expected) == 0);
+
+    size_t len = 0;
+    const char *piece = vkl_tokenizer_piece(tok, -1, 4, &len);
+    CHECK(piece != NULL && len == 3 && memcmp(piece, " ab", 3) == 0);
+    CHECK(vkl_tokenizer_bos(tok) == -1 && vkl_tokenizer_kind_of(tok) == VKL_TOKENIZER_BPE);
+    vkl_tokenizer_free(tok);
+}
+
 int main(void)
 {
     snprintf(temp_dir, sizeof temp_dir, "/tmp/vkllm_tokenizer_XXXXXX");
@@ -484,9 +631,14 @@ int main(void)
     RUN(test_decodes_reference_output);
     RUN(test_missing_file);
     RUN(test_malformed_headers);
+    RUN(test_vocab_size_from_the_file);
     RUN(test_malformed_tokens);
     RUN(test_truncated_real_file);
     RUN(test_mutated_files_never_crash);
+    RUN(test_create_spm);
+    RUN(test_create_copies_the_source);
+    RUN(test_create_rejects_bad_sources);
+    RUN(test_create_bpe);
 
     rmdir(temp_dir);
     TEST_MAIN_END();
