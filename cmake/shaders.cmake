@@ -1,23 +1,34 @@
 # Compiles every GLSL compute shader to SPIR-V with glslangValidator and embeds
-# the words in the library. Each variant is one line of VKLLM_SHADER_VARIANTS:
+# the words in the library. Each variant is one entry of VKLLM_SHADER_VARIANTS:
 #   name|source file in shaders/|preprocessor defines (comma separated)
 # The registry (vkl_shader_table) lists them in this order; runtime/ops names
-# each variant by the enum generated beside it.
+# each variant by the enum generated beside it (VKL_SHADER_ + the upper-case
+# name, e.g. VKL_SHADER_MATVEC_Q4_K).
 
-set(VKLLM_SHADER_VARIANTS
-  "matvec_f32|matvec.comp|WEIGHT_F32"
-  "matvec_f16|matvec.comp|WEIGHT_F16"
-  "matmul_f32|matmul.comp|WEIGHT_F32"
-  "matmul_f16|matmul.comp|WEIGHT_F16"
-  "embed_f32|embed.comp|WEIGHT_F32"
-  "embed_f16|embed.comp|WEIGHT_F16"
+# The kernels that read a weight matrix (weights.glsl), one variant per
+# storage type: <kernel>_<type> built with WEIGHT_<TYPE>.
+set(VKLLM_WEIGHT_KERNELS matvec matmul embed add_positions)
+set(VKLLM_WEIGHT_TYPES f32 f16 bf16 q8_0 q4_0 q4_k q6_k)
+
+set(VKLLM_SHADER_VARIANTS "")
+foreach(kernel ${VKLLM_WEIGHT_KERNELS})
+  foreach(type ${VKLLM_WEIGHT_TYPES})
+    string(TOUPPER ${type} type_upper)
+    list(APPEND VKLLM_SHADER_VARIANTS "${kernel}_${type}|${kernel}.comp|WEIGHT_${type_upper}")
+  endforeach()
+endforeach()
+
+list(APPEND VKLLM_SHADER_VARIANTS
   "rmsnorm|rmsnorm.comp|"
+  "layernorm|layernorm.comp|"
   "rope|rope.comp|"
   "softmax|softmax.comp|"
   "attn_scores|attn_scores.comp|"
   "attn_values|attn_values.comp|"
   "swiglu|swiglu.comp|"
+  "gelu|gelu.comp|"
   "add|add.comp|"
+  "add_bias|add_bias.comp|"
   "copy_rows|copy_rows.comp|"
 )
 

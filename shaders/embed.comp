@@ -29,5 +29,5 @@ void main()
     uint token = tokens[t];
     if (token < p.row0 || token - p.row0 >= p.rows)
         return;
-    x[t * p.dim + i] = weight((token - p.row0) * p.dim + i);
+    x[t * p.dim + i] = weight(token - p.row0, i, p.dim);
 }

@@ -26,11 +26,17 @@ void main()
     if (row >= p.N)
         return;     // uniform across the workgroup
 
+    // Each invocation takes whole groups of weights, so a quantized block's
+    // scales are read once per group rather than once per weight.
     uint x_base = p.x_last_row != 0 ? (step.n_tokens - 1) * p.K : 0;
-    uint w_base = row * p.K;
     float sum = 0.0;
-    for (uint k = gl_LocalInvocationID.x; k < p.K; k += WG)
-        sum += weight(w_base + k) * x[x_base + k];
+    for (uint g = gl_LocalInvocationID.x; g < p.K / WEIGHT_GROUP; g += WG) {
+        float v[WEIGHT_GROUP];
+        weight_group(row, g, p.K, v);
+        uint k0 = x_base + g * WEIGHT_GROUP;
+        for (uint i = 0; i < WEIGHT_GROUP; i++)
+            sum += v[i] * x[k0 + i];
+    }
 
     float total = workgroup_sum(sum);
     if (gl_LocalInvocationID.x == 0)

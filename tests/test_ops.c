@@ -3,10 +3,21 @@
  * of any workgroup or tile size; a few are large, and one weight exceeds the
  * 128 MiB storage-buffer range so that it must be bound in pieces.
  *
- * Tolerances, as max |gpu - cpu| <= atol + rtol * |cpu|:
- *   products and attention (fp32 sums of up to ~1000 terms): 1e-4 + 1e-4
- *   elementwise, norms, rotary, softmax: 1e-5 + 1e-5 (transcendentals differ
- *   in the last bits between drivers) */
+ * Weights of every type are made by cpu_quantize_row and dequantized by
+ * cpu_weight_row from the same bytes the GPU reads, so a wrong block layout
+ * on either side shows up as a mismatch; the dequantized weights themselves
+ * are exact in float on both sides.
+ *
+ * Tolerances:
+ *   matrix products (fp32 sums on the GPU, double on the CPU), per output:
+ *     |gpu - cpu| <= 1e-4 |cpu| + 1e-5 sum_k |w_k x_k|, the second term
+ *     bounding the rounding of a float sum of those terms
+ *   embed (a copy of exact values): exact
+ *   add_positions (one more float addition, which a compiler may reorder
+ *   with the dequantization's): 1e-5 + 1e-5 |cpu|
+ *   attention: max |gpu - cpu| <= 1e-4 + 1e-4 |cpu|
+ *   elementwise, norms, rotary, softmax, GELU: 1e-5 + 1e-5 |cpu|
+ *   (transcendentals differ in the last bits between drivers) */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +25,8 @@
 #include "gpu_fixture.h"
 #include "test.h"
 
+#define PRODUCT_RTOL 1e-4
+#define PRODUCT_MAGNITUDE_TOL 1e-5
 #define SUM_ATOL 1e-4
 #define SUM_RTOL 1e-4
 #define ELEM_ATOL 1e-5
@@ -30,20 +43,16 @@ static float *random_floats(size_t count, float scale)
     return data;
 }
 
-/* A host weight matrix of the given type with random values; for F16 the
- * floats it was rounded from are returned in *as_float. */
+/* A host weight matrix of random values in [-1, 1), encoded as `type`. */
 static vkl_host_tensor random_weights(vkl_dtype type, int64_t rows, int64_t cols)
 {
-    size_t count = (size_t)(rows * cols);
-    float *values = random_floats(count, 1.0f);
-    if (type == VKL_DTYPE_F32)
-        return (vkl_host_tensor){values, type, rows, cols};
-
-    uint16_t *halves = malloc(count * sizeof *halves);
-    for (size_t i = 0; i < count; i++)
-        halves[i] = cpu_f32_to_f16(values[i]);
+    float *values = random_floats((size_t)(rows * cols), 1.0f);
+    size_t row_bytes = (size_t)vkl_dtype_row_bytes(type, (uint64_t)cols);
+    uint8_t *data = malloc(row_bytes * (size_t)rows);
+    for (int64_t r = 0; r < rows; r++)
+        cpu_quantize_row(type, values + r * cols, data + (size_t)r * row_bytes, cols);
     free(values);
-    return (vkl_host_tensor){halves, type, rows, cols};
+    return (vkl_host_tensor){data, type, rows, cols};
 }
 
 static vkl_tensor upload_weights(op_run *run, const vkl_host_tensor *host)
@@ -61,6 +70,45 @@ static void expect_close(const char *what, const float *gpu, const float *cpu, s
 {
     double error = max_scaled_error(gpu, cpu, count, atol, rtol);
     CHECK_MSG(error <= 1.0, "%s: worst error %.3g of tolerance", what, error);
+}
+
+/* magnitude[t, n] = sum_k |x[t, k] w[n, k]| for t < T: how large a float
+ * sum's rounding error can grow, whatever the order of its terms. */
+static float *product_magnitudes(const float *x, const vkl_host_tensor *w, int T, int batch)
+{
+    int N = (int)w->rows, K = (int)w->cols;
+    float *magnitude = calloc((size_t)batch * N, sizeof *magnitude);
+    float *row = malloc((size_t)K * sizeof *row);
+    for (int n = 0; n < N; n++) {
+        cpu_weight_row(row, w->data, w->type, K, n);
+        for (int t = 0; t < T; t++) {
+            double sum = 0.0;
+            for (int k = 0; k < K; k++)
+                sum += fabs((double)x[(size_t)t * K + k] * row[k]);
+            magnitude[(size_t)t * N + n] = (float)sum;
+        }
+    }
+    free(row);
+    return magnitude;
+}
+
+/* Checks outputs y[batch, N] of a product with x of T tokens against the
+ * CPU's; outputs past T must be untouched zeros. */
+static void expect_product(const char *what, const float *gpu, const float *cpu, const float *x,
+                           const vkl_host_tensor *w, int T, int batch)
+{
+    float *magnitude = product_magnitudes(x, w, T, batch);
+    double worst = 0.0;
+    for (size_t i = 0; i < (size_t)batch * w->rows; i++) {
+        double diff = fabs((double)gpu[i] - cpu[i]);
+        double allowed = PRODUCT_RTOL * fabs(cpu[i]) + PRODUCT_MAGNITUDE_TOL * magnitude[i];
+        double error = diff == 0.0 ? 0.0 : diff / allowed;
+        if (!(error <= worst))
+            worst = isnan(error) ? INFINITY : error;
+    }
+    CHECK_MSG(worst <= 1.0, "%s %s: worst error %.3g of tolerance", what,
+              vkl_dtype_name(w->type), worst);
+    free(magnitude);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -81,7 +129,7 @@ static void check_matvec(vkl_dtype type, int N, int K, int rows_in_x)
     vkl_op_matvec(&run.ops, &wt, &xv, &yv, rows_in_x > 1);
     if (op_run_execute(&run)) {
         op_read(&run, &yv, got, N);
-        expect_close("matvec", got, want, N, SUM_ATOL, SUM_RTOL);
+        expect_product("matvec", got, want, last_x, &w, 1, 1);
     }
     vkl_tensor_free(&wt);
     op_run_free(&run);
@@ -109,7 +157,7 @@ static void check_matmul(vkl_dtype type, int batch, int T, int N, int K)
     vkl_op_matmul(&run.ops, &wt, &xv, &yv);
     if (op_run_execute(&run)) {
         op_read(&run, &yv, got, out_count);
-        expect_close("matmul", got, want, out_count, SUM_ATOL, SUM_RTOL);
+        expect_product("matmul", got, want, x, &w, T, batch);
     }
     vkl_tensor_free(&wt);
     op_run_free(&run);
@@ -136,7 +184,9 @@ static void check_embed(vkl_dtype type, int vocab, int dim, const uint32_t *toke
     vkl_op_embed(&run.ops, &tt, &tokv, &xv);
     if (op_run_execute(&run)) {
         op_read(&run, &xv, got, (size_t)T * dim);
-        expect_close("embed", got, want, (size_t)T * dim, 0.0, 1e-30);
+        char what[32];
+        snprintf(what, sizeof what, "embed %s", vkl_dtype_name(type));
+        expect_close(what, got, want, (size_t)T * dim, 0.0, 1e-30);
     }
     vkl_tensor_free(&tt);
     op_run_free(&run);
@@ -150,6 +200,133 @@ static void test_embed(void)
     check_embed(VKL_DTYPE_F16, 100, 67, tokens, 5);
 }
 
+/* x[t, :] += table[pos0 + t, :] for the T tokens of a batch; the rows past
+ * T keep their values. */
+static void check_add_positions(vkl_dtype type, int positions, int dim, int pos0, int T,
+                                int batch)
+{
+    vkl_host_tensor table = random_weights(type, positions, dim);
+    size_t count = (size_t)batch * dim;
+    float *x = random_floats(count, 2.0f);
+    float *want = malloc(count * sizeof *want), *got = malloc(count * sizeof *got);
+    float *row = malloc((size_t)dim * sizeof *row);
+    memcpy(want, x, count * sizeof *want);
+    for (int t = 0; t < T; t++) {
+        cpu_weight_row(row, table.data, type, dim, pos0 + t);
+        for (int i = 0; i < dim; i++)
+            want[(size_t)t * dim + i] += row[i];
+    }
+
+    op_run run;
+    op_run_begin(&run, &fx, batch, pos0, T);
+    vkl_tensor tt = upload_weights(&run, &table);
+    vkl_buffer_view xv = op_floats(&run, x, count);
+    vkl_op_add_positions(&run.ops, &tt, &xv);
+    if (op_run_execute(&run)) {
+        op_read(&run, &xv, got, count);
+        char what[32];
+        snprintf(what, sizeof what, "add_positions %s", vkl_dtype_name(type));
+        expect_close(what, got, want, count, ELEM_ATOL, ELEM_RTOL);
+    }
+    vkl_tensor_free(&tt);
+    op_run_free(&run);
+    free((void *)table.data); free(x); free(want); free(got); free(row);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Every weight type through every kernel that reads weights. */
+
+/* The CPU codecs the kernels are checked against agree with each other:
+ * decoding what was encoded gives the values back within each type's
+ * rounding (a misplaced field gives errors near 1). */
+static void test_codec_round_trip(void)
+{
+    const struct {
+        vkl_dtype type;
+        double max_error;   /* for values in [-1, 1) */
+    } cases[] = {
+        {VKL_DTYPE_F32, 0.0},
+        {VKL_DTYPE_F16, 1e-3},      /* half an ulp below 1: 2^-12 */
+        {VKL_DTYPE_BF16, 4e-3},     /* 2^-9 */
+        {VKL_DTYPE_Q8_0, 5e-3},     /* half a step of max / 127 */
+        {VKL_DTYPE_Q4_0, 0.13},     /* a step of max / 8 where +max clamps to code 15 */
+        {VKL_DTYPE_Q4_K, 0.1},      /* half a step of range / 15, plus 6-bit scales */
+        {VKL_DTYPE_Q6_K, 0.04},     /* a step of max / 32, plus 8-bit scales */
+    };
+    const int cols = 1024;
+    float *x = random_floats(cols, 1.0f), *back = malloc(cols * sizeof *back);
+    uint8_t *bytes = malloc(cols * sizeof(float));
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cpu_quantize_row(cases[i].type, x, bytes, cols);
+        cpu_weight_row(back, bytes, cases[i].type, cols, 0);
+        double worst = 0.0;
+        for (int k = 0; k < cols; k++)
+            worst = fmax(worst, fabs((double)back[k] - x[k]));
+        CHECK_MSG(worst <= cases[i].max_error, "%s: error %.3g", vkl_dtype_name(cases[i].type),
+                  worst);
+    }
+    free(x); free(back); free(bytes);
+}
+
+/* Row lengths of whole blocks that leave a matvec workgroup's last round
+ * partly idle (for K-quants, whose rows are multiples of 256, only with
+ * workgroups wider than 16). */
+static int odd_row_length(vkl_dtype type)
+{
+    uint32_t block_weights, block_bytes;
+    CHECK(vkl_dtype_layout(type, &block_weights, &block_bytes));
+    if (block_weights == 1)
+        return 97;
+    return block_weights == 32 ? 288 : 768;
+}
+
+static void check_weight_type(vkl_dtype type)
+{
+    int K = odd_row_length(type);
+    uint32_t tokens[] = {5, 0, 98, 42, 5, 77};
+
+    check_matvec(type, 37, K, 1);
+    check_matvec(type, 53, K, 3);
+    check_matmul(type, 7, 7, 83, K);
+    check_matmul(type, 9, 5, 83, K);
+    check_embed(type, 99, K, tokens, 6);
+    check_add_positions(type, 41, K, 30, 5, 6);
+}
+
+static void test_weights_f32(void) { check_weight_type(VKL_DTYPE_F32); }
+static void test_weights_f16(void) { check_weight_type(VKL_DTYPE_F16); }
+static void test_weights_bf16(void) { check_weight_type(VKL_DTYPE_BF16); }
+static void test_weights_q8_0(void) { check_weight_type(VKL_DTYPE_Q8_0); }
+static void test_weights_q4_0(void) { check_weight_type(VKL_DTYPE_Q4_0); }
+static void test_weights_q4_k(void) { check_weight_type(VKL_DTYPE_Q4_K); }
+static void test_weights_q6_k(void) { check_weight_type(VKL_DTYPE_Q6_K); }
+
+/* A model-sized matrix of each type. */
+static void test_weights_large(void)
+{
+    const vkl_dtype types[] = {VKL_DTYPE_F32, VKL_DTYPE_F16, VKL_DTYPE_BF16, VKL_DTYPE_Q8_0,
+                               VKL_DTYPE_Q4_0, VKL_DTYPE_Q4_K, VKL_DTYPE_Q6_K};
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        check_matvec(types[i], 1000, 2048, 1);
+        check_matmul(types[i], 16, 11, 1000, 2048);
+    }
+}
+
+/* A row must be whole blocks: 172 weights are 5.375 blocks of Q8_0. */
+static void test_upload_partial_block(void)
+{
+    uint8_t data[1024] = {0};
+    vkl_host_tensor host = {data, VKL_DTYPE_Q8_0, 3, 172};
+    vkl_arena arena;
+    vkl_arena_init(&arena, fx.dev, false);
+    vkl_tensor t;
+    vkl_error err = {0};
+    CHECK(vkl_tensor_upload(&arena, &host, &t, &err) == VKLLM_ERROR_UNSUPPORTED);
+    CHECK_MSG(strstr(err.message, "Q8_0") != NULL, "%s", err.message);
+    vkl_tensor_free(&t);
+    vkl_arena_free(&arena);
+}
+
 /* With the binding limit lowered to a few rows, every weight op must give
  * the same answer from many pieces. */
 static void test_pieces_small_limit(void)
@@ -159,6 +336,24 @@ static void test_pieces_small_limit(void)
     check_embed(VKL_DTYPE_F32, 100, 61, tokens, 4);
     check_matvec(VKL_DTYPE_F32, 83, 61, 2);
     check_matmul(VKL_DTYPE_F16, 9, 9, 83, 61);
+    piece_limit = 0;
+}
+
+/* Quantized rows split into pieces whose sizes are not whole words: Q8_0
+ * rows of 96 weights are 102 bytes, 9 to a piece (918 bytes); Q6_K rows of
+ * 256 are 210 bytes, 4 to a piece; Q4_K rows of 512 are 288 bytes, 3. */
+static void test_pieces_quantized(void)
+{
+    piece_limit = 1000;
+    uint32_t tokens[] = {0, 60, 31, 3, 59};
+    const vkl_dtype types[] = {VKL_DTYPE_Q8_0, VKL_DTYPE_Q6_K, VKL_DTYPE_Q4_K};
+    const int lengths[] = {96, 256, 512};
+    for (int i = 0; i < 3; i++) {
+        check_embed(types[i], 61, lengths[i], tokens, 5);
+        check_add_positions(types[i], 61, lengths[i], 50, 7, 8);
+        check_matvec(types[i], 61, lengths[i], 2);
+        check_matmul(types[i], 9, 9, 61, lengths[i]);
+    }
     piece_limit = 0;
 }
 
@@ -194,15 +389,43 @@ static void test_rmsnorm(void)
     free(x); free(w); free(want); free(got);
 }
 
-static void check_rope(int pos0, bool at_position)
+/* Rows far from zero mean, so that a one-pass variance would cancel. */
+static void test_layernorm(void)
+{
+    const int T = 3, batch = 4, n = 1001;
+    size_t count = (size_t)batch * n;
+    float *x = random_floats(count, 3.0f), *w = random_floats(n, 1.0f);
+    float *b = random_floats(n, 1.0f);
+    float *want = calloc(count, 4), *got = malloc(count * 4);
+    for (size_t i = 0; i < count; i++)
+        x[i] += 20.0f;
+    cpu_layernorm(want, x, w, b, T, n, 1e-5f);
+
+    op_run run;
+    op_run_begin(&run, &fx, batch, 0, T);
+    vkl_buffer_view xv = op_floats(&run, x, count), wv = op_floats(&run, w, n);
+    vkl_buffer_view bv = op_floats(&run, b, n), yv = op_floats(&run, NULL, count);
+    vkl_op_layernorm(&run.ops, &xv, &wv, &bv, &yv, n, 1e-5f);
+    if (op_run_execute(&run)) {
+        op_read(&run, &yv, got, count);
+        expect_close("layernorm", got, want, count, ELEM_ATOL, ELEM_RTOL);
+    }
+    op_run_free(&run);
+    free(x); free(w); free(b); free(want); free(got);
+}
+
+static void check_rope(int pos0, bool at_position, vkl_rope_style style)
 {
     const int T = 4, heads = 5, head_size = 6, width = heads * head_size;
     const int context = pos0 + T + 5;
     float *x = random_floats((size_t)T * width, 1.0f);
     float *want = calloc((size_t)context * width, 4), *got = malloc((size_t)context * width * 4);
-    memcpy(want + (at_position ? (size_t)pos0 * width : 0), x, (size_t)T * width * 4);
-    cpu_rope(want + (at_position ? (size_t)pos0 * width : 0), T, heads, head_size, pos0,
-             10000.0f);
+    float *want_rows = want + (at_position ? (size_t)pos0 * width : 0);
+    memcpy(want_rows, x, (size_t)T * width * 4);
+    if (style == VKL_ROPE_HALVES)
+        cpu_rope_halves(want_rows, T, heads, head_size, pos0, 10000.0f);
+    else
+        cpu_rope(want_rows, T, heads, head_size, pos0, 10000.0f);
 
     op_run run;
     op_run_begin(&run, &fx, T, pos0, T);
@@ -211,7 +434,7 @@ static void check_rope(int pos0, bool at_position)
     vkl_buffer_view table = op_floats(&run, angles, (size_t)context * head_size);
     vkl_buffer_view src = op_floats(&run, x, (size_t)T * width);
     vkl_buffer_view dst = at_position ? op_floats(&run, NULL, (size_t)context * width) : src;
-    vkl_op_rope(&run.ops, &table, &src, &dst, heads, head_size, at_position);
+    vkl_op_rope(&run.ops, &table, &src, &dst, heads, head_size, style, at_position);
     size_t count = (size_t)(at_position ? context : T) * width;
     if (op_run_execute(&run)) {
         op_read(&run, &dst, got, count);
@@ -221,9 +444,12 @@ static void check_rope(int pos0, bool at_position)
     free(x); free(angles); free(want); free(got);
 }
 
-static void test_rope_in_place(void) { check_rope(7, false); }
-static void test_rope_into_cache(void) { check_rope(7, true); }
-static void test_rope_far_position(void) { check_rope(4000, false); }
+static void test_rope_in_place(void) { check_rope(7, false, VKL_ROPE_PAIRS); }
+static void test_rope_into_cache(void) { check_rope(7, true, VKL_ROPE_PAIRS); }
+static void test_rope_far_position(void) { check_rope(4000, false, VKL_ROPE_PAIRS); }
+static void test_rope_halves_in_place(void) { check_rope(9, false, VKL_ROPE_HALVES); }
+static void test_rope_halves_into_cache(void) { check_rope(9, true, VKL_ROPE_HALVES); }
+static void test_rope_halves_far_position(void) { check_rope(3001, false, VKL_ROPE_HALVES); }
 
 static void check_softmax(int T, int pos0, int rows_per_token, int cols, bool causal)
 {
@@ -320,6 +546,39 @@ static void test_swiglu_add_copy(void)
     free(g); free(u); free(want); free(got);
 }
 
+/* out = gelu(x), in place or not, then out += bias; rows past the step keep
+ * what they held. */
+static void check_gelu_bias(bool in_place)
+{
+    const int T = 3, batch = 5, n = 333;
+    size_t count = (size_t)batch * n;
+    float *x = random_floats(count, 6.0f), *bias = random_floats(n, 1.0f);
+    float *want = malloc(count * 4), *got = malloc(count * 4);
+    if (in_place)
+        memcpy(want, x, count * 4);
+    else
+        memset(want, 0, count * 4);
+    cpu_gelu(want, x, T * n);
+    for (int i = 0; i < T * n; i++)
+        want[i] += bias[i % n];
+
+    op_run run;
+    op_run_begin(&run, &fx, batch, 0, T);
+    vkl_buffer_view xv = op_floats(&run, x, count), bv = op_floats(&run, bias, n);
+    vkl_buffer_view out = in_place ? xv : op_floats(&run, NULL, count);
+    vkl_op_gelu(&run.ops, &xv, &out, n);
+    vkl_op_add_bias(&run.ops, &out, &bv, n);
+    if (op_run_execute(&run)) {
+        op_read(&run, &out, got, count);
+        expect_close("gelu + bias", got, want, count, ELEM_ATOL, ELEM_RTOL);
+    }
+    op_run_free(&run);
+    free(x); free(bias); free(want); free(got);
+}
+
+static void test_gelu_bias_in_place(void) { check_gelu_bias(true); }
+static void test_gelu_bias_apart(void) { check_gelu_bias(false); }
+
 /* Every kernel, with the workgroup sizes chosen for this device. */
 static void run_all(void)
 {
@@ -332,22 +591,39 @@ static void run_all(void)
     RUN(test_matmul_large);
     RUN(test_matmul_one_token);
     RUN(test_embed);
+    RUN(test_weights_f32);
+    RUN(test_weights_f16);
+    RUN(test_weights_bf16);
+    RUN(test_weights_q8_0);
+    RUN(test_weights_q4_0);
+    RUN(test_weights_q4_k);
+    RUN(test_weights_q6_k);
+    RUN(test_weights_large);
+    RUN(test_upload_partial_block);
     RUN(test_pieces_small_limit);
+    RUN(test_pieces_quantized);
     RUN(test_tensor_above_storage_range);
     RUN(test_rmsnorm);
+    RUN(test_layernorm);
     RUN(test_rope_in_place);
     RUN(test_rope_into_cache);
     RUN(test_rope_far_position);
+    RUN(test_rope_halves_in_place);
+    RUN(test_rope_halves_into_cache);
+    RUN(test_rope_halves_far_position);
     RUN(test_softmax_causal);
     RUN(test_softmax_wide);
     RUN(test_attention_gqa);
     RUN(test_attention_decode_long);
     RUN(test_attention_prefill);
     RUN(test_swiglu_add_copy);
+    RUN(test_gelu_bias_in_place);
+    RUN(test_gelu_bias_apart);
 }
 
 int main(void)
 {
+    RUN(test_codec_round_trip);
     if (!gpu_fixture_open(&fx))
         return 1;
     run_all();

@@ -34,11 +34,11 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
     ops->row_wg = ops->wg;
     if (info->type == VKLLM_DEVICE_CPU && info->subgroup_size > 0 && info->subgroup_size < ops->wg)
         ops->row_wg = floor_pow2(info->subgroup_size);
-    /* matmul: TILE^2 invocations and two TILE x (TILE + 1) float tiles. */
+    /* matmul: TILE^2 invocations and two TILE x (4 TILE + 1) float tiles. */
     ops->tile = 16;
     while (ops->tile > 1 && (ops->tile * ops->tile > info->max_workgroup_invocations ||
                              ops->tile > info->max_workgroup_size[1] ||
-                             2 * ops->tile * (ops->tile + 1) * 4 > info->max_shared_memory))
+                             2 * ops->tile * (4 * ops->tile + 1) * 4 > info->max_shared_memory))
         ops->tile /= 2;
 }
 
@@ -67,23 +67,84 @@ static void dispatch_1d(vkl_ops *ops, vkl_shader_id shader, uint32_t wg,
     vkl_record_dispatch(ops->rec, &d);
 }
 
-typedef struct embed_push {
+/* The kernels that read a weight matrix, by its storage type. */
+typedef struct weight_kernels {
+    vkl_dtype type;
+    vkl_shader_id matvec;
+    vkl_shader_id matmul;
+    vkl_shader_id embed;
+    vkl_shader_id add_positions;
+} weight_kernels;
+
+/* cmake/shaders.cmake names each variant <kernel>_<type>. */
+#define WEIGHT_KERNELS(T)                                                                 \
+    {VKL_DTYPE_##T, VKL_SHADER_MATVEC_##T, VKL_SHADER_MATMUL_##T, VKL_SHADER_EMBED_##T,     \
+     VKL_SHADER_ADD_POSITIONS_##T}
+
+static const weight_kernels weight_kernel_table[] = {
+    WEIGHT_KERNELS(F32),
+    WEIGHT_KERNELS(F16),
+    WEIGHT_KERNELS(BF16),
+    WEIGHT_KERNELS(Q8_0),
+    WEIGHT_KERNELS(Q4_0),
+    WEIGHT_KERNELS(Q4_K),
+    WEIGHT_KERNELS(Q6_K),
+};
+
+/* The kernels for a tensor's type, or NULL after failing the recording:
+ * only a tensor that bypassed vkl_tensor_upload can have another type. */
+static const weight_kernels *kernels_for(vkl_ops *ops, const vkl_tensor *w)
+{
+    size_t count = sizeof weight_kernel_table / sizeof *weight_kernel_table;
+    for (size_t i = 0; i < count; i++) {
+        if (weight_kernel_table[i].type == w->type)
+            return &weight_kernel_table[i];
+    }
+    if (ops->rec->status == VKLLM_OK)
+        ops->rec->status = vkl_fail(ops->rec->err, VKLLM_ERROR_UNSUPPORTED,
+                                    "no kernels read %s weights", vkl_dtype_name(w->type));
+    return NULL;
+}
+
+typedef struct table_push {
     uint32_t dim, row0, rows;
-} embed_push;
-_Static_assert(sizeof(embed_push) == 12, "embed push constants");
+} table_push;
+_Static_assert(sizeof(table_push) == 12, "embed and add_positions push constants");
+
+/* One dispatch per piece of a table whose rows are picked per token (embed,
+ * add_positions): the piece is binding 1, then the others. */
+static void record_table_rows(vkl_ops *ops, vkl_shader_id shader, const vkl_tensor *table,
+                              const vkl_buffer_view *others, uint32_t other_count)
+{
+    vkl_buffer_view bindings[VKL_MAX_BINDINGS - 1];
+    for (uint32_t i = 0; i < other_count; i++)
+        bindings[i + 1] = others[i];
+
+    for (uint32_t i = 0; i < table->piece_count; i++) {
+        const vkl_tensor_piece *piece = &table->pieces[i];
+        table_push push = {table->cols, piece->row0, piece->rows};
+        bindings[0] = piece->view;
+        dispatch_1d(ops, shader, ops->wg, bindings, other_count + 1, &push, sizeof push,
+                    div_up((uint64_t)ops->batch * table->cols, ops->wg));
+    }
+}
 
 void vkl_op_embed(vkl_ops *ops, const vkl_tensor *table, const vkl_buffer_view *tokens,
                   const vkl_buffer_view *x)
 {
-    vkl_shader_id shader = table->type == VKL_DTYPE_F16 ? VKL_SHADER_EMBED_F16
-                                                        : VKL_SHADER_EMBED_F32;
-    for (uint32_t i = 0; i < table->piece_count; i++) {
-        const vkl_tensor_piece *piece = &table->pieces[i];
-        embed_push push = {table->cols, piece->row0, piece->rows};
-        vkl_buffer_view bindings[] = {piece->view, *tokens, *x};
-        dispatch_1d(ops, shader, ops->wg, bindings, 3, &push, sizeof push,
-                    div_up((uint64_t)ops->batch * table->cols, ops->wg));
-    }
+    const weight_kernels *kernels = kernels_for(ops, table);
+    if (kernels == NULL)
+        return;
+    vkl_buffer_view others[] = {*tokens, *x};
+    record_table_rows(ops, kernels->embed, table, others, 2);
+}
+
+void vkl_op_add_positions(vkl_ops *ops, const vkl_tensor *table, const vkl_buffer_view *x)
+{
+    const weight_kernels *kernels = kernels_for(ops, table);
+    if (kernels == NULL)
+        return;
+    record_table_rows(ops, kernels->add_positions, table, x, 1);
 }
 
 typedef struct matvec_push {
@@ -94,13 +155,15 @@ _Static_assert(sizeof(matvec_push) == 16, "matvec push constants");
 void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
                    const vkl_buffer_view *y, bool last_row)
 {
-    vkl_shader_id shader = w->type == VKL_DTYPE_F16 ? VKL_SHADER_MATVEC_F16
-                                                    : VKL_SHADER_MATVEC_F32;
+    const weight_kernels *kernels = kernels_for(ops, w);
+    if (kernels == NULL)
+        return;
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
         matvec_push push = {w->cols, piece->rows, piece->row0, last_row};
         vkl_buffer_view bindings[] = {piece->view, *x, *y};
-        dispatch_1d(ops, shader, ops->row_wg, bindings, 3, &push, sizeof push, piece->rows);
+        dispatch_1d(ops, kernels->matvec, ops->row_wg, bindings, 3, &push, sizeof push,
+                    piece->rows);
     }
 }
 
@@ -112,13 +175,14 @@ _Static_assert(sizeof(matmul_push) == 16, "matmul push constants");
 void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
                    const vkl_buffer_view *y)
 {
-    vkl_shader_id shader = w->type == VKL_DTYPE_F16 ? VKL_SHADER_MATMUL_F16
-                                                    : VKL_SHADER_MATMUL_F32;
+    const weight_kernels *kernels = kernels_for(ops, w);
+    if (kernels == NULL)
+        return;
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
         matmul_push push = {w->cols, piece->rows, w->rows, piece->row0};
         vkl_dispatch d = {
-            .shader = shader,
+            .shader = kernels->matmul,
             .spec = {ops->tile, ops->tile},
             .spec_count = 2,
             .bindings = {ops->step, piece->view, *x, *y},
@@ -131,18 +195,28 @@ void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
     }
 }
 
-typedef struct rmsnorm_push {
+typedef struct norm_push {
     uint32_t n;
     float eps;
-} rmsnorm_push;
-_Static_assert(sizeof(rmsnorm_push) == 8, "rmsnorm push constants");
+} norm_push;
+_Static_assert(sizeof(norm_push) == 8, "rmsnorm and layernorm push constants");
 
 void vkl_op_rmsnorm(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *weight,
                     const vkl_buffer_view *y, uint32_t n, float eps)
 {
-    rmsnorm_push push = {n, eps};
+    norm_push push = {n, eps};
     vkl_buffer_view bindings[] = {*x, *weight, *y};
     dispatch_1d(ops, VKL_SHADER_RMSNORM, ops->row_wg, bindings, 3, &push, sizeof push,
+                ops->batch);
+}
+
+void vkl_op_layernorm(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *weight,
+                      const vkl_buffer_view *bias, const vkl_buffer_view *y, uint32_t n,
+                      float eps)
+{
+    norm_push push = {n, eps};
+    vkl_buffer_view bindings[] = {*x, *weight, *bias, *y};
+    dispatch_1d(ops, VKL_SHADER_LAYERNORM, ops->row_wg, bindings, 4, &push, sizeof push,
                 ops->batch);
 }
 
@@ -159,15 +233,15 @@ void vkl_rope_table_fill(float *table, uint32_t positions, uint32_t head_size, f
 }
 
 typedef struct rope_push {
-    uint32_t n_heads, head_size, dst_at_position;
+    uint32_t n_heads, head_size, dst_at_position, halves;
 } rope_push;
-_Static_assert(sizeof(rope_push) == 12, "rope push constants");
+_Static_assert(sizeof(rope_push) == 16, "rope push constants");
 
 void vkl_op_rope(vkl_ops *ops, const vkl_buffer_view *table, const vkl_buffer_view *src,
                  const vkl_buffer_view *dst, uint32_t n_heads, uint32_t head_size,
-                 bool at_position)
+                 vkl_rope_style style, bool at_position)
 {
-    rope_push push = {n_heads, head_size, at_position};
+    rope_push push = {n_heads, head_size, at_position, style == VKL_ROPE_HALVES};
     vkl_buffer_view bindings[] = {*table, *src, *dst};
     uint64_t pairs = (uint64_t)ops->batch * n_heads * head_size / 2;
     dispatch_1d(ops, VKL_SHADER_ROPE, ops->wg, bindings, 3, &push, sizeof push,
@@ -247,11 +321,29 @@ void vkl_op_swiglu(vkl_ops *ops, const vkl_buffer_view *gate, const vkl_buffer_v
                 div_up((uint64_t)ops->batch * n, ops->wg));
 }
 
+void vkl_op_gelu(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *out,
+                 uint32_t n)
+{
+    elementwise_push push = {n};
+    vkl_buffer_view bindings[] = {*x, *out};
+    dispatch_1d(ops, VKL_SHADER_GELU, ops->wg, bindings, 2, &push, sizeof push,
+                div_up((uint64_t)ops->batch * n, ops->wg));
+}
+
 void vkl_op_add(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *y, uint32_t n)
 {
     elementwise_push push = {n};
     vkl_buffer_view bindings[] = {*x, *y};
     dispatch_1d(ops, VKL_SHADER_ADD, ops->wg, bindings, 2, &push, sizeof push,
+                div_up((uint64_t)ops->batch * n, ops->wg));
+}
+
+void vkl_op_add_bias(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *bias,
+                     uint32_t n)
+{
+    elementwise_push push = {n};
+    vkl_buffer_view bindings[] = {*x, *bias};
+    dispatch_1d(ops, VKL_SHADER_ADD_BIAS, ops->wg, bindings, 2, &push, sizeof push,
                 div_up((uint64_t)ops->batch * n, ops->wg));
 }
 

@@ -48,6 +48,9 @@ typedef struct vkl_ops {
 /* Picks workgroup sizes from the device's limits. */
 void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, uint32_t batch);
 
+/* The matrix kernels (embed, matvec, matmul, add_positions) read weights of
+ * every vkl_dtype as stored, dequantizing inside the shader. */
+
 /* x[t, :] = table[tokens[t], :] */
 void vkl_op_embed(vkl_ops *ops, const vkl_tensor *table, const vkl_buffer_view *tokens,
                   const vkl_buffer_view *x);
@@ -58,17 +61,32 @@ void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
 /* y[t, :] = W x[t, :] for every token of the step. */
 void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
                    const vkl_buffer_view *y);
+/* x[t, :] += table[pos0 + t, :]: learned position embeddings. */
+void vkl_op_add_positions(vkl_ops *ops, const vkl_tensor *table, const vkl_buffer_view *x);
+
+/* Norm weights and biases are F32 buffers of n. */
 void vkl_op_rmsnorm(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *weight,
                     const vkl_buffer_view *y, uint32_t n, float eps);
+/* y[t, :] = (x[t, :] - mean) / sqrt(var + eps) * weight + bias per token row,
+ * var being the biased variance. */
+void vkl_op_layernorm(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *weight,
+                      const vkl_buffer_view *bias, const vkl_buffer_view *y, uint32_t n,
+                      float eps);
 /* Fills table[positions, head_size / 2] with (cos, sin) pairs of the angle
  * position * theta^(-2i / head_size), computed in double precision. */
 void vkl_rope_table_fill(float *table, uint32_t positions, uint32_t head_size, float theta);
+
+/* Which elements of a head rotate together as pair i (frequency index i). */
+typedef enum vkl_rope_style {
+    VKL_ROPE_PAIRS = 0,     /* (2i, 2i + 1): llama2.c and GGUF Llama */
+    VKL_ROPE_HALVES = 1,    /* (i, i + head_size / 2): NeoX and Hugging Face */
+} vkl_rope_style;
 
 /* Rotates src[t] into dst[t], or into dst[pos0 + t] with at_position, by
  * the angles of a table made by vkl_rope_table_fill. */
 void vkl_op_rope(vkl_ops *ops, const vkl_buffer_view *table, const vkl_buffer_view *src,
                  const vkl_buffer_view *dst, uint32_t n_heads, uint32_t head_size,
-                 bool at_position);
+                 vkl_rope_style style, bool at_position);
 void vkl_op_softmax(vkl_ops *ops, const vkl_buffer_view *x, uint32_t cols,
                     uint32_t rows_per_token, bool causal);
 
@@ -87,7 +105,13 @@ void vkl_op_attn_values(vkl_ops *ops, const vkl_attention_shape *shape,
                         const vkl_buffer_view *out);
 void vkl_op_swiglu(vkl_ops *ops, const vkl_buffer_view *gate, const vkl_buffer_view *up,
                    const vkl_buffer_view *out, uint32_t n);
+/* out = 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), GPT-2's GELU, over
+ * the step's rows of n; out may be x. */
+void vkl_op_gelu(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *out, uint32_t n);
 void vkl_op_add(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *y, uint32_t n);
+/* x[t, i] += bias[i] */
+void vkl_op_add_bias(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *bias,
+                     uint32_t n);
 /* dst[pos0 + t, :] = src[t, :] */
 void vkl_op_copy_rows(vkl_ops *ops, const vkl_buffer_view *src, const vkl_buffer_view *dst,
                       uint32_t n);

@@ -1,5 +1,7 @@
 #include "cpu_ref.h"
 
+#include "quantize.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,33 +81,42 @@ uint16_t cpu_f32_to_f16(float f)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Kernels                                                                   */
-
-/* Element i of a weight array of type `type`, widened to float. */
-static float weight_at(const void *weights, vkl_dtype type, int64_t i)
-{
-    if (type == VKL_DTYPE_F16)
-        return cpu_f16_to_f32(((const uint16_t *)weights)[i]);
-    return ((const float *)weights)[i];
-}
+/* Weight rows: the block codecs of tools/quantize.c, shared with vkllm-gguf */
 
 void cpu_weight_row(float *out, const void *weights, vkl_dtype type, int64_t cols, int64_t r)
 {
-    for (int64_t c = 0; c < cols; c++)
-        out[c] = weight_at(weights, type, r * cols + c);
+    uint64_t row_bytes = vkl_dtype_row_bytes(type, (uint64_t)cols);
+    if (row_bytes == 0)
+        abort();    /* a test asked for a type or shape that cannot be */
+    dequantize_row(type, (const uint8_t *)weights + (uint64_t)r * row_bytes, out, cols);
+}
+
+void cpu_quantize_row(vkl_dtype type, const float *x, void *out, int64_t cols)
+{
+    if (!quantize_row(type, x, out, cols))
+        abort();
 }
 
 void cpu_matmul(float *y, const float *x, const void *w, vkl_dtype type, int T, int N, int K)
 {
-    for (int t = 0; t < T; t++) {
-        for (int n = 0; n < N; n++) {
+    float *row = malloc((size_t)K * sizeof *row);
+    if (row == NULL)
+        abort();
+
+    for (int n = 0; n < N; n++) {
+        cpu_weight_row(row, w, type, K, n);
+        for (int t = 0; t < T; t++) {
             double sum = 0.0;
             for (int k = 0; k < K; k++)
-                sum += (double)x[(int64_t)t * K + k] * weight_at(w, type, (int64_t)n * K + k);
+                sum += (double)x[(int64_t)t * K + k] * row[k];
             y[(int64_t)t * N + n] = (float)sum;
         }
     }
+    free(row);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Kernels                                                                   */
 
 void cpu_rmsnorm(float *y, const float *x, const float *weight, int T, int n, float eps)
 {
@@ -121,22 +132,66 @@ void cpu_rmsnorm(float *y, const float *x, const float *weight, int T, int n, fl
     }
 }
 
-void cpu_rope(float *x, int T, int n_heads, int head_size, int pos0, float theta)
+/* Rotates pair i of each head, the elements (i, i + head_size / 2) with
+ * halves and (2i, 2i + 1) without, by the angle pos * theta^(-2i / head_size). */
+static void rope(float *x, int T, int n_heads, int head_size, int pos0, float theta, bool halves)
 {
+    int half = head_size / 2;
     for (int t = 0; t < T; t++) {
         double pos = pos0 + t;
         for (int h = 0; h < n_heads; h++) {
             float *head = x + ((int64_t)t * n_heads + h) * head_size;
-            for (int i = 0; i < head_size; i += 2) {
-                double angle = pos * pow(theta, -(double)i / head_size);
+            for (int i = 0; i < half; i++) {
+                double angle = pos * pow(theta, -2.0 * i / head_size);
                 double c = cos(angle);
                 double s = sin(angle);
-                double v0 = head[i];
-                double v1 = head[i + 1];
-                head[i] = (float)(v0 * c - v1 * s);
-                head[i + 1] = (float)(v0 * s + v1 * c);
+                float *a = halves ? &head[i] : &head[2 * i];
+                float *b = halves ? &head[i + half] : &head[2 * i + 1];
+                double v0 = *a;
+                double v1 = *b;
+                *a = (float)(v0 * c - v1 * s);
+                *b = (float)(v0 * s + v1 * c);
             }
         }
+    }
+}
+
+void cpu_rope(float *x, int T, int n_heads, int head_size, int pos0, float theta)
+{
+    rope(x, T, n_heads, head_size, pos0, theta, false);
+}
+
+void cpu_rope_halves(float *x, int T, int n_heads, int head_size, int pos0, float theta)
+{
+    rope(x, T, n_heads, head_size, pos0, theta, true);
+}
+
+void cpu_layernorm(float *y, const float *x, const float *weight, const float *bias, int T,
+                   int n, float eps)
+{
+    for (int t = 0; t < T; t++) {
+        const float *row = x + (int64_t)t * n;
+        double sum = 0.0;
+        for (int i = 0; i < n; i++)
+            sum += row[i];
+
+        double mean = sum / n;
+        double squares = 0.0;
+        for (int i = 0; i < n; i++)
+            squares += (row[i] - mean) * (row[i] - mean);
+
+        double scale = 1.0 / sqrt(squares / n + eps);
+        for (int i = 0; i < n; i++)
+            y[(int64_t)t * n + i] = (float)((row[i] - mean) * scale * weight[i] + bias[i]);
+    }
+}
+
+void cpu_gelu(float *out, const float *x, int n)
+{
+    const double sqrt_2_over_pi = 0.79788456080286535588;
+    for (int i = 0; i < n; i++) {
+        double v = x[i];
+        out[i] = (float)(0.5 * v * (1.0 + tanh(sqrt_2_over_pi * (v + 0.044715 * v * v * v))));
     }
 }
 
@@ -226,9 +281,11 @@ struct cpu_llama {
     float *xb2;         /* [dim] a block's output before it joins x */
     float *q;           /* [n_heads * head_size] */
     float *att;         /* [n_heads * head_size] attention output */
-    float *hb;          /* [hidden_dim] gate, then silu(gate) * up */
+    float *hb;          /* [hidden_dim] gate, then the hidden layer */
     float *hb2;         /* [hidden_dim] up */
     float *norm_weight; /* [dim] a norm's weights widened to float */
+    float *norm_bias;   /* [dim] a LayerNorm's bias widened to float */
+    float *vector;      /* [max(dim, hidden_dim, q_dim)] a bias or position row */
     float *key_cache;   /* [n_layers, context_length, n_kv_heads * head_size] */
     float *value_cache; /* [n_layers, context_length, n_kv_heads * head_size] */
     float *logits;      /* [vocab_size] */
@@ -237,6 +294,12 @@ struct cpu_llama {
 static float *alloc_floats(int64_t count)
 {
     return calloc((size_t)count, sizeof(float));
+}
+
+static int64_t max3(int64_t a, int64_t b, int64_t c)
+{
+    int64_t ab = a > b ? a : b;
+    return ab > c ? ab : c;
 }
 
 static bool allocate_buffers(cpu_llama *m)
@@ -253,12 +316,14 @@ static bool allocate_buffers(cpu_llama *m)
     m->hb = alloc_floats(c->hidden_dim);
     m->hb2 = alloc_floats(c->hidden_dim);
     m->norm_weight = alloc_floats(c->dim);
+    m->norm_bias = alloc_floats(c->dim);
+    m->vector = alloc_floats(max3(c->dim, c->hidden_dim, q_dim));
     m->key_cache = alloc_floats(cache);
     m->value_cache = alloc_floats(cache);
     m->logits = alloc_floats(c->vocab_size);
 
     return m->x && m->xb && m->xb2 && m->q && m->att && m->hb && m->hb2 && m->norm_weight &&
-           m->key_cache && m->value_cache && m->logits;
+           m->norm_bias && m->vector && m->key_cache && m->value_cache && m->logits;
 }
 
 cpu_llama *cpu_llama_create(const vkl_model_file *file, int context_length)
@@ -293,17 +358,27 @@ void cpu_llama_free(cpu_llama *m)
     free(m->hb);
     free(m->hb2);
     free(m->norm_weight);
+    free(m->norm_bias);
+    free(m->vector);
     free(m->key_cache);
     free(m->value_cache);
     free(m->logits);
     free(m);
 }
 
-/* y = rmsnorm(x) with a norm tensor of any type. */
-static void apply_norm(cpu_llama *m, float *y, const float *x, const vkl_host_tensor *norm)
+/* y = norm(x): RMSNorm, or LayerNorm with its bias, as the architecture
+ * says; the tensors may be of any type. */
+static void apply_norm(cpu_llama *m, float *y, const float *x, const vkl_host_tensor *norm,
+                       const vkl_host_tensor *bias)
 {
-    cpu_weight_row(m->norm_weight, norm->data, norm->type, m->config.dim, 0);
-    cpu_rmsnorm(y, x, m->norm_weight, 1, m->config.dim, m->config.norm_eps);
+    const vkl_llama_config *c = &m->config;
+    cpu_weight_row(m->norm_weight, norm->data, norm->type, c->dim, 0);
+    if (c->norm == VKL_NORM_RMS) {
+        cpu_rmsnorm(y, x, m->norm_weight, 1, c->dim, c->norm_eps);
+        return;
+    }
+    cpu_weight_row(m->norm_bias, bias->data, bias->type, c->dim, 0);
+    cpu_layernorm(y, x, m->norm_weight, m->norm_bias, 1, c->dim, c->norm_eps);
 }
 
 static void matmul_one(float *y, const float *x, const vkl_host_tensor *w)
@@ -315,6 +390,34 @@ static void add_into(float *x, const float *delta, int n)
 {
     for (int i = 0; i < n; i++)
         x[i] += delta[i];
+}
+
+/* x += row r of t, when the file has t (biases and position embeddings
+ * are optional). */
+static void add_row(cpu_llama *m, float *x, const vkl_host_tensor *t, int64_t r)
+{
+    if (t->data == NULL)
+        return;
+    cpu_weight_row(m->vector, t->data, t->type, t->cols, r);
+    add_into(x, m->vector, (int)t->cols);
+}
+
+/* y = W x + b, the bias where the file has one. */
+static void project(cpu_llama *m, float *y, const float *x, const vkl_host_tensor *w,
+                    const vkl_host_tensor *b)
+{
+    matmul_one(y, x, w);
+    add_row(m, y, b, 0);
+}
+
+/* Rotary position embedding of n_heads heads of v, in the architecture's
+ * style; none where positions come from a learned table. */
+static void rotate(const vkl_llama_config *c, float *v, int n_heads, int pos)
+{
+    if (c->rope == VKL_ROPE_ADJACENT)
+        cpu_rope(v, 1, n_heads, c->head_size, pos, c->rope_theta);
+    else if (c->rope == VKL_ROPE_NEOX)
+        cpu_rope_halves(v, 1, n_heads, c->head_size, pos, c->rope_theta);
 }
 
 /* The attention half of layer l for the token at pos: its key and value go
@@ -329,31 +432,37 @@ static void attention_block(cpu_llama *m, int l, int pos)
     float *k = layer_keys + pos * kv_dim;
     float *v = layer_values + pos * kv_dim;
 
-    apply_norm(m, m->xb, m->x, &layer->attn_norm);
-    matmul_one(m->q, m->xb, &layer->wq);
-    matmul_one(k, m->xb, &layer->wk);
-    matmul_one(v, m->xb, &layer->wv);
+    apply_norm(m, m->xb, m->x, &layer->attn_norm, &layer->attn_norm_bias);
+    project(m, m->q, m->xb, &layer->wq, &layer->bq);
+    project(m, k, m->xb, &layer->wk, &layer->bk);
+    project(m, v, m->xb, &layer->wv, &layer->bv);
 
-    cpu_rope(m->q, 1, c->n_heads, c->head_size, pos, c->rope_theta);
-    cpu_rope(k, 1, c->n_kv_heads, c->head_size, pos, c->rope_theta);
+    rotate(c, m->q, c->n_heads, pos);
+    rotate(c, k, c->n_kv_heads, pos);
 
     cpu_attention(m->att, m->q, layer_keys, layer_values, 1, pos, c->n_heads, c->n_kv_heads,
                   c->head_size);
-    matmul_one(m->xb2, m->att, &layer->wo);
+    project(m, m->xb2, m->att, &layer->wo, &layer->bo);
     add_into(m->x, m->xb2, c->dim);
 }
 
-/* The feed-forward half of layer l: x += w2(silu(w1 xn) * w3 xn). */
+/* The feed-forward half of layer l: x += down(silu(gate xn) * up xn) for
+ * SwiGLU, x += down(gelu(up xn + b_up)) + b_down for GELU. */
 static void ffn_block(cpu_llama *m, int l)
 {
+    const vkl_llama_config *c = &m->config;
     const vkl_llama_layer *layer = &m->weights->layers[l];
 
-    apply_norm(m, m->xb, m->x, &layer->ffn_norm);
-    matmul_one(m->hb, m->xb, &layer->w_gate);
-    matmul_one(m->hb2, m->xb, &layer->w_up);
-    cpu_swiglu(m->hb, m->hb, m->hb2, m->config.hidden_dim);
-    matmul_one(m->xb2, m->hb, &layer->w_down);
-    add_into(m->x, m->xb2, m->config.dim);
+    apply_norm(m, m->xb, m->x, &layer->ffn_norm, &layer->ffn_norm_bias);
+    project(m, m->hb2, m->xb, &layer->w_up, &layer->b_up);
+    if (c->ffn == VKL_FFN_SWIGLU) {
+        matmul_one(m->hb, m->xb, &layer->w_gate);
+        cpu_swiglu(m->hb, m->hb, m->hb2, c->hidden_dim);
+    } else {
+        cpu_gelu(m->hb, m->hb2, c->hidden_dim);
+    }
+    project(m, m->xb2, m->hb, &layer->w_down, &layer->b_down);
+    add_into(m->x, m->xb2, c->dim);
 }
 
 const float *cpu_llama_forward(cpu_llama *m, int32_t token, int pos)
@@ -365,12 +474,13 @@ const float *cpu_llama_forward(cpu_llama *m, int32_t token, int pos)
         return NULL;
 
     cpu_weight_row(m->x, w->token_embd.data, w->token_embd.type, c->dim, token);
+    add_row(m, m->x, &w->pos_embd, pos);
     for (int l = 0; l < c->n_layers; l++) {
         attention_block(m, l, pos);
         ffn_block(m, l);
     }
 
-    apply_norm(m, m->xb, m->x, &w->output_norm);
+    apply_norm(m, m->xb, m->x, &w->output_norm, &w->output_norm_bias);
     matmul_one(m->logits, m->xb, &w->output);
     return m->logits;
 }
