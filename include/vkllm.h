@@ -18,6 +18,14 @@
  * A runtime, model or tokenizer may be shared between threads once created. A
  * session must be used by one thread at a time.
  *
+ * Destroy in the reverse order of creation: sessions before the model they
+ * were made from, models and tokenizers before their runtime. A handle is
+ * not usable after what it was made from is destroyed.
+ *
+ * Models load from llama2.c checkpoints, GGUF files (llama, mistral, qwen2,
+ * gpt2; F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K weights, kept in their
+ * type on the device) and Hugging Face folders (config.json, safetensors).
+ *
  * Example: generate 64 tokens after a prompt.
  *
  *   vkllm_runtime *rt;
@@ -182,13 +190,19 @@ VKLLM_API vkllm_status vkllm_runtime_find_device(vkllm_runtime *rt, const char *
 /* ------------------------------------------------------------------------ */
 /* Models                                                                    */
 
+/* Called while weights are copied to the device: bytes done of total. */
+typedef void (*vkllm_progress_fn)(uint64_t done, uint64_t total, void *user);
+
 typedef struct vkllm_model_options {
     int32_t device;               /* device index; -1 picks the default */
+    vkllm_progress_fn progress;   /* NULL: no progress reports */
+    void *progress_user;
 } vkllm_model_options;
 
 VKLLM_API vkllm_model_options vkllm_model_default_options(void);
 
-/* Loads a llama2.c checkpoint onto a device. The shape comes from the file. */
+/* Loads a model onto a device: a llama2.c checkpoint, a GGUF file, or a
+ * Hugging Face folder. The shape and architecture come from the file. */
 VKLLM_API vkllm_status vkllm_model_load(vkllm_runtime *rt, const char *path,
                                         const vkllm_model_options *options,
                                         vkllm_model **out);
@@ -208,11 +222,47 @@ typedef struct vkllm_model_info {
 
 VKLLM_API void vkllm_model_get_info(const vkllm_model *model, vkllm_model_info *info);
 
+/* The tokenizer the model file carries (GGUF metadata), owned by the model
+ * and valid as long as it is; NULL when the file has none (llama2.c
+ * checkpoints and Hugging Face folders: load one with vkllm_tokenizer_load). */
+VKLLM_API const vkllm_tokenizer *vkllm_model_tokenizer(const vkllm_model *model);
+
+/* ------------------------------------------------------------------------ */
+/* Inspecting a model file without loading it                                */
+
+typedef struct vkllm_tensor_info {
+    const char *name;             /* valid during the callback */
+    const char *type;             /* "F32", "Q8_0", ... */
+    uint64_t rows;
+    uint64_t cols;                /* weights per row */
+    uint64_t bytes;
+} vkllm_tensor_info;
+
+typedef struct vkllm_inspect_callbacks {
+    /* Each metadata entry as text (arrays shortened); may be NULL. */
+    void (*on_metadata)(const char *key, const char *value, void *user);
+    /* Each tensor the runtime would upload, under GGUF's names; may be NULL. */
+    void (*on_tensor)(const vkllm_tensor_info *tensor, void *user);
+    void *user;
+} vkllm_inspect_callbacks;
+
+typedef struct vkllm_inspection {
+    char format[16];              /* "gguf", "llama2c" or "safetensors" */
+    char architecture[32];
+    vkllm_model_info shape;       /* device and weight_bytes as if loaded */
+    uint64_t context_bytes;       /* KV cache and activations at the full context */
+} vkllm_inspection;
+
+VKLLM_API vkllm_status vkllm_inspect(vkllm_runtime *rt, const char *path,
+                                     const vkllm_inspect_callbacks *callbacks,
+                                     vkllm_inspection *out);
+
 /* ------------------------------------------------------------------------ */
 /* Tokenizers                                                                */
 
-/* Loads a llama2.c tokenizer file. The model, if given, fixes the vocabulary
- * size the file must hold. */
+/* Loads a tokenizer file: a llama2.c tokenizer (the model fixes the
+ * vocabulary size it must hold), a GGUF file's vocabulary, or a Hugging Face
+ * tokenizer.json (or the folder holding one). */
 VKLLM_API vkllm_status vkllm_tokenizer_load(vkllm_runtime *rt, const char *path,
                                             const vkllm_model *model,
                                             vkllm_tokenizer **out);
@@ -239,9 +289,9 @@ VKLLM_API const char *vkllm_tokenizer_piece(const vkllm_tokenizer *tok, int32_t 
 /* Sampling                                                                  */
 
 typedef struct vkllm_sampler_options {
-    float temperature;    /* 0: greedy (argmax) */
-    int32_t top_k;        /* 0: off */
-    float top_p;          /* 1: off */
+    float temperature;    /* 0: greedy (argmax); must not be negative */
+    int32_t top_k;        /* 0 (or the vocabulary size and above): off */
+    float top_p;          /* in 0 .. 1; 0 and 1 are off, as in llama2.c */
     uint64_t seed;
 } vkllm_sampler_options;
 

@@ -112,6 +112,20 @@ static vkllm_status run_sampling(generation *g, vkl_sampler *sampler,
     return status;
 }
 
+/* The sampler tolerates anything; a caller's nonsense is still refused. */
+static vkllm_status check_sampler_options(const vkllm_sampler_options *o, vkl_error *err)
+{
+    if (!(o->temperature >= 0.0f && o->temperature <= 1e6f))
+        return vkl_fail(err, VKLLM_ERROR_INVALID_ARGUMENT,
+                        "temperature %g is not a number from 0 (greedy) up", o->temperature);
+    if (!(o->top_p >= 0.0f && o->top_p <= 1.0f))
+        return vkl_fail(err, VKLLM_ERROR_INVALID_ARGUMENT, "top_p %g is outside 0 .. 1",
+                        o->top_p);
+    if (o->top_k < 0)
+        return vkl_fail(err, VKLLM_ERROR_INVALID_ARGUMENT, "top_k %d is negative", o->top_k);
+    return VKLLM_OK;
+}
+
 static int32_t emit_limit(const vkllm_session *s, int32_t max_tokens)
 {
     /* Each emitted token but the last is evaluated at a position of its own,
@@ -130,11 +144,13 @@ vkllm_status vkllm_generate(vkllm_session *s, const vkllm_tokenizer *tok, const 
         stats = &ignored;
     memset(stats, 0, sizeof *stats);
 
-    vkl_sampler sampler;
-    vkllm_status status = vkl_sampler_init(&sampler, &options->sampler,
-                                           s->model->weights.config.vocab_size);
+    vkllm_status status = check_sampler_options(&options->sampler, &s->error);
     if (status != VKLLM_OK)
-        return vkl_fail(&s->error, status, "bad sampler options");
+        return status;
+    vkl_sampler sampler;
+    status = vkl_sampler_init(&sampler, &options->sampler, s->model->weights.config.vocab_size);
+    if (status != VKLLM_OK)
+        return vkl_fail(&s->error, status, "out of memory for the sampler");
 
     generation g = {.s = s, .tok = tok->impl, .options = options,
                     .prev = vkl_tokenizer_bos(tok->impl),

@@ -21,6 +21,7 @@ struct vkllm_model {
     vkllm_runtime *rt;
     uint32_t device;
     vkl_llama_gpu weights;      /* config and device tensors */
+    vkllm_tokenizer *vocab;     /* the tokenizer the file carries, or NULL */
 };
 
 struct vkllm_session {

@@ -2,6 +2,9 @@
 #include <stdlib.h>
 
 #include "api/handles.h"
+#include "model/gguf.h"
+#include "model/gguf_vocab.h"
+#include "model/tokenizer_file.h"
 
 vkllm_model_options vkllm_model_default_options(void)
 {
@@ -14,30 +17,51 @@ static vkllm_status choose_device(vkllm_runtime *rt, int32_t requested, uint32_t
     if (!rt->gpu_ready)
         return vkl_fail(err, VKLLM_ERROR_NO_DEVICE, "the runtime has no Vulkan device: %s",
                         rt->error.message);
-    if (requested < 0) {
+    if (requested == -1) {
         *index = vkl_gpu_default_device(&rt->gpu);
         return VKLLM_OK;
     }
-    if ((uint32_t)requested >= rt->gpu.device_count)
+    if (requested < 0 || (uint32_t)requested >= rt->gpu.device_count)
         return vkl_fail(err, VKLLM_ERROR_INVALID_ARGUMENT, "device %d does not exist (%u devices)",
                         requested, rt->gpu.device_count);
     *index = (uint32_t)requested;
     return VKLLM_OK;
 }
 
-static vkllm_status load_onto_device(vkllm_runtime *rt, const char *path, uint32_t device,
-                                     vkllm_model *model, vkl_error *err)
+/* A GGUF file's own tokenizer stays with the model after the file closes. */
+static vkllm_status keep_vocabulary(const vkl_model_file *file, vkllm_model *model,
+                                    vkl_error *err)
+{
+    if (file->gguf == NULL || vkl_gguf_find(file->gguf, "tokenizer.ggml.model") == NULL)
+        return VKLLM_OK;
+    model->vocab = calloc(1, sizeof *model->vocab);
+    if (model->vocab == NULL)
+        return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory");
+    vkllm_status status = vkl_gguf_vocab_load(file->gguf, &model->vocab->impl, err);
+    if (status != VKLLM_OK) {
+        free(model->vocab);
+        model->vocab = NULL;
+    }
+    return status;
+}
+
+static vkllm_status load_onto_device(vkllm_runtime *rt, const char *path,
+                                     const vkllm_model_options *options, vkllm_model *model,
+                                     vkl_error *err)
 {
     vkl_gpu_device *dev;
-    vkllm_status status = vkl_gpu_device_get(&rt->gpu, device, &dev, err);
+    vkllm_status status = vkl_gpu_device_get(&rt->gpu, model->device, &dev, err);
     if (status != VKLLM_OK)
         return status;
 
     vkl_model_file *file;
-    status = vkl_model_file_open_llama2c(path, &file, err);
+    status = vkl_model_file_open(path, &file, err);
     if (status != VKLLM_OK)
         return status;
-    status = vkl_llama_gpu_upload(dev, file, &model->weights, err);
+    status = vkl_llama_gpu_upload(dev, file, options->progress, options->progress_user,
+                                  &model->weights, err);
+    if (status == VKLLM_OK)
+        status = keep_vocabulary(file, model, err);
     vkl_model_file_close(file);
     return status;
 }
@@ -62,9 +86,9 @@ vkllm_status vkllm_model_load(vkllm_runtime *rt, const char *path,
 
     vkllm_status status = choose_device(rt, options->device, &model->device, &err);
     if (status == VKLLM_OK)
-        status = load_onto_device(rt, path, model->device, model, &err);
+        status = load_onto_device(rt, path, options, model, &err);
     if (status != VKLLM_OK) {
-        free(model);
+        vkllm_model_destroy(model);     /* frees whatever part was loaded */
         return vkl_api_record(&rt->error, &err);
     }
     VKL_INFO(&rt->logger, "loaded %s onto device %u", path, model->device);
@@ -76,12 +100,18 @@ void vkllm_model_destroy(vkllm_model *model)
 {
     if (model == NULL)
         return;
+    vkllm_tokenizer_destroy(model->vocab);
     vkl_llama_gpu_free(&model->weights);
     free(model);
 }
 
 void vkllm_model_get_info(const vkllm_model *model, vkllm_model_info *info)
 {
+    if (model == NULL || info == NULL) {
+        if (info != NULL)
+            *info = (vkllm_model_info){0};
+        return;
+    }
     const vkl_llama_config *c = &model->weights.config;
     *info = (vkllm_model_info){
         .dim = c->dim,
@@ -96,22 +126,34 @@ void vkllm_model_get_info(const vkllm_model *model, vkllm_model_info *info)
     };
 }
 
+const vkllm_tokenizer *vkllm_model_tokenizer(const vkllm_model *model)
+{
+    return model != NULL ? model->vocab : NULL;
+}
+
 vkllm_status vkllm_tokenizer_load(vkllm_runtime *rt, const char *path, const vkllm_model *model,
                                   vkllm_tokenizer **out)
 {
     if (rt == NULL || out == NULL)
         return VKLLM_ERROR_INVALID_ARGUMENT;
     *out = NULL;
-    if (path == NULL || model == NULL)
-        return vkl_fail(&rt->error, VKLLM_ERROR_INVALID_ARGUMENT,
-                        "a llama2.c tokenizer needs a path and the model it belongs to");
+    if (path == NULL)
+        return vkl_fail(&rt->error, VKLLM_ERROR_INVALID_ARGUMENT, "no tokenizer path given");
 
     vkllm_tokenizer *tok = calloc(1, sizeof *tok);
     if (tok == NULL)
         return vkl_fail(&rt->error, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory");
     vkl_error err = {0};
-    vkllm_status status = vkl_tokenizer_load_llama2c(path, model->weights.config.vocab_size,
-                                                     &tok->impl, &err);
+    int32_t vocab_size = model != NULL ? model->weights.config.vocab_size : 0;
+    vkllm_status status = vkl_tokenizer_open(path, vocab_size, &tok->impl, &err);
+    if (status == VKLLM_OK && model != NULL &&
+        vkl_tokenizer_vocab_size(tok->impl) > model->weights.config.vocab_size) {
+        status = vkl_fail(&err, VKLLM_ERROR_BAD_TOKENIZER,
+                          "%s has %d tokens, more than the model's %d", path,
+                          vkl_tokenizer_vocab_size(tok->impl),
+                          model->weights.config.vocab_size);
+        vkl_tokenizer_free(tok->impl);
+    }
     if (status != VKLLM_OK) {
         free(tok);
         return vkl_api_record(&rt->error, &err);
@@ -130,17 +172,17 @@ void vkllm_tokenizer_destroy(vkllm_tokenizer *tok)
 
 int32_t vkllm_tokenizer_vocab_size(const vkllm_tokenizer *tok)
 {
-    return vkl_tokenizer_vocab_size(tok->impl);
+    return tok != NULL ? vkl_tokenizer_vocab_size(tok->impl) : 0;
 }
 
 int32_t vkllm_tokenizer_bos(const vkllm_tokenizer *tok)
 {
-    return vkl_tokenizer_bos(tok->impl);
+    return tok != NULL ? vkl_tokenizer_bos(tok->impl) : -1;
 }
 
 int32_t vkllm_tokenizer_eos(const vkllm_tokenizer *tok)
 {
-    return vkl_tokenizer_eos(tok->impl);
+    return tok != NULL ? vkl_tokenizer_eos(tok->impl) : -1;
 }
 
 vkllm_status vkllm_tokenizer_encode(const vkllm_tokenizer *tok, const char *text,
@@ -156,5 +198,8 @@ vkllm_status vkllm_tokenizer_encode(const vkllm_tokenizer *tok, const char *text
 const char *vkllm_tokenizer_piece(const vkllm_tokenizer *tok, int32_t prev, int32_t id,
                                   size_t *len)
 {
-    return vkl_tokenizer_piece(tok->impl, prev, id, len);
+    size_t ignored;
+    if (tok == NULL)
+        return NULL;
+    return vkl_tokenizer_piece(tok->impl, prev, id, len != NULL ? len : &ignored);
 }

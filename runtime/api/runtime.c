@@ -106,15 +106,18 @@ static bool contains_ignoring_case(const char *haystack, const char *needle)
     return n == 0;
 }
 
+/* All digits: an index (UINT32_MAX when too large for one, which no
+ * device has). */
 static bool parse_index(const char *text, uint32_t *index)
 {
-    if (*text == '\0' || strlen(text) > 9)
+    if (*text == '\0')
         return false;
     for (const char *c = text; *c != '\0'; c++) {
         if (!isdigit((unsigned char)*c))
             return false;
     }
-    *index = (uint32_t)strtoul(text, NULL, 10);
+    unsigned long long value = strtoull(text, NULL, 10);
+    *index = value > UINT32_MAX ? UINT32_MAX : (uint32_t)value;
     return true;
 }
 
@@ -124,6 +127,9 @@ vkllm_status vkllm_runtime_find_device(vkllm_runtime *rt, const char *spec, uint
         return VKLLM_ERROR_INVALID_ARGUMENT;
 
     uint32_t count = vkllm_runtime_device_count(rt);
+    if (*spec == '\0')
+        return vkl_fail(&rt->error, VKLLM_ERROR_INVALID_ARGUMENT,
+                        "an empty device name matches nothing (see 'vkllm devices')");
     if (parse_index(spec, index)) {
         if (*index < count)
             return VKLLM_OK;

@@ -4,8 +4,6 @@
 
 #include "api/handles.h"
 
-#define DEFAULT_BATCH 32
-
 vkllm_session_options vkllm_session_default_options(void)
 {
     return (vkllm_session_options){0};
@@ -42,7 +40,7 @@ vkllm_status vkllm_session_create(vkllm_model *model, const vkllm_session_option
 
     uint32_t context = options->context_length > 0 ? (uint32_t)options->context_length
                                                    : (uint32_t)model->weights.config.context_length;
-    uint32_t batch = options->batch_size > 0 ? (uint32_t)options->batch_size : DEFAULT_BATCH;
+    uint32_t batch = options->batch_size > 0 ? (uint32_t)options->batch_size : VKL_DEFAULT_BATCH;
     if (batch > context)
         batch = context;
 
@@ -76,16 +74,17 @@ const char *vkllm_session_error(const vkllm_session *s)
 
 static vkllm_status check_tokens(vkllm_session *s, const int32_t *tokens, size_t count)
 {
+    if (count > s->runner.context - (uint32_t)s->position)
+        return vkl_fail(&s->error, VKLLM_ERROR_CONTEXT_FULL,
+                        "%zu more tokens do not fit: %d of the context's %u are used",
+                        count, s->position, s->runner.context);
+
     int32_t vocab = s->model->weights.config.vocab_size;
     for (size_t i = 0; i < count; i++) {
         if (tokens[i] < 0 || tokens[i] >= vocab)
             return vkl_fail(&s->error, VKLLM_ERROR_INVALID_ARGUMENT,
                             "token %zu is %d, outside the vocabulary of %d", i, tokens[i], vocab);
     }
-    if (count > s->runner.context - (uint32_t)s->position)
-        return vkl_fail(&s->error, VKLLM_ERROR_CONTEXT_FULL,
-                        "%zu more tokens do not fit: %d of the context's %u are used",
-                        count, s->position, s->runner.context);
     return VKLLM_OK;
 }
 
@@ -149,16 +148,18 @@ const float *vkllm_session_logits(const vkllm_session *s, size_t i)
 
 int32_t vkllm_session_position(const vkllm_session *s)
 {
-    return s->position;
+    return s != NULL ? s->position : 0;
 }
 
 int32_t vkllm_session_context_length(const vkllm_session *s)
 {
-    return (int32_t)s->runner.context;
+    return s != NULL ? (int32_t)s->runner.context : 0;
 }
 
 void vkllm_session_reset(vkllm_session *s)
 {
+    if (s == NULL)
+        return;
     s->position = 0;
     s->last_count = 0;
 }

@@ -1,4 +1,4 @@
-#include "model/mapped_file.h"
+#include "core/mapped_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +17,15 @@ static vkllm_status map_descriptor(int fd, const char *path, vkl_mapped_file *ou
     /* A directory opens fine but cannot be mapped; say what it is instead. */
     if (!S_ISREG(st.st_mode))
         return vkl_fail(err, VKLLM_ERROR_IO, "%s is not a regular file", path);
-    if (st.st_size == 0)
-        return vkl_fail(err, VKLLM_ERROR_BAD_MODEL, "%s: the file is empty", path);
+    /* mmap refuses an empty length; an empty file is empty bytes, and each
+     * reader says what it expected instead. */
+    static const char nothing[1];
+    if (st.st_size == 0) {
+        out->data = nothing;
+        return VKLLM_OK;
+    }
     if ((uint64_t)st.st_size > SIZE_MAX)
-        return vkl_fail(err, VKLLM_ERROR_BAD_MODEL, "%s: the file is too large to map", path);
+        return vkl_fail(err, VKLLM_ERROR_IO, "%s: the file is too large to map", path);
 
     void *data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (data == MAP_FAILED)
@@ -47,7 +52,7 @@ vkllm_status vkl_mapped_file_open(const char *path, vkl_mapped_file *out, vkl_er
 void vkl_mapped_file_close(vkl_mapped_file *map)
 {
     /* munmap takes a non-const pointer; the mapping was never written. */
-    if (map->data != NULL)
+    if (map->size > 0)
         munmap((void *)map->data, map->size);
     *map = (vkl_mapped_file){0};
 }

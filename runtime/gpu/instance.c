@@ -108,7 +108,11 @@ static vkllm_status create_instance(vkl_gpu_instance *gi, bool validation, vkl_e
                         "no Vulkan device found: no installed driver supports Vulkan 1.1 "
                         "(install one, e.g. Debian's mesa-vulkan-drivers, or check "
                         "VK_ICD_FILENAMES / VK_DRIVER_FILES)");
-    VKL_VK_CHECK(err, result);
+    if (result != VK_SUCCESS)
+        return vkl_fail(err, VKLLM_ERROR_NO_DEVICE,
+                        "the Vulkan loader could not start (vkCreateInstance gave VkResult %d): "
+                        "a driver manifest may be broken (check VK_ICD_FILENAMES / "
+                        "VK_DRIVER_FILES)", (int)result);
     volkLoadInstanceOnly(gi->instance);
 
     if (!validation)

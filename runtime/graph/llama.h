@@ -7,16 +7,26 @@
 
 #include "ops/ops.h"
 
+/* A layer's weights on the device, slot for slot as vkl_llama_layer holds
+ * them on the host. An absent optional tensor has no pieces. */
 typedef struct vkl_llama_layer_gpu {
-    vkl_tensor attn_norm;   /* [1, dim] */
-    vkl_tensor wq;          /* [n_heads * head_size, dim] */
-    vkl_tensor wk;          /* [n_kv_heads * head_size, dim] */
-    vkl_tensor wv;          /* [n_kv_heads * head_size, dim] */
-    vkl_tensor wo;          /* [dim, n_heads * head_size] */
-    vkl_tensor ffn_norm;    /* [1, dim] */
-    vkl_tensor w_gate;      /* [hidden_dim, dim] */
-    vkl_tensor w_up;        /* [hidden_dim, dim] */
-    vkl_tensor w_down;      /* [dim, hidden_dim] */
+    vkl_tensor attn_norm;       /* [1, dim] */
+    vkl_tensor attn_norm_bias;  /* [1, dim], LayerNorm only */
+    vkl_tensor wq;              /* [n_heads * head_size, dim] */
+    vkl_tensor wk;              /* [kv_dim, dim] */
+    vkl_tensor wv;              /* [kv_dim, dim] */
+    vkl_tensor wo;              /* [dim, n_heads * head_size] */
+    vkl_tensor bq;              /* [1, n_heads * head_size] */
+    vkl_tensor bk;              /* [1, kv_dim] */
+    vkl_tensor bv;              /* [1, kv_dim] */
+    vkl_tensor bo;              /* [1, dim] */
+    vkl_tensor ffn_norm;        /* [1, dim] */
+    vkl_tensor ffn_norm_bias;   /* [1, dim], LayerNorm only */
+    vkl_tensor w_gate;          /* [hidden_dim, dim], SwiGLU only */
+    vkl_tensor w_down;          /* [dim, hidden_dim] */
+    vkl_tensor w_up;            /* [hidden_dim, dim] */
+    vkl_tensor b_up;            /* [1, hidden_dim] */
+    vkl_tensor b_down;          /* [1, dim] */
 } vkl_llama_layer_gpu;
 
 typedef struct vkl_llama_gpu {
@@ -24,14 +34,33 @@ typedef struct vkl_llama_gpu {
     vkl_gpu_device *dev;
     vkl_arena arena;                /* all weight memory */
     vkl_tensor token_embd;          /* [vocab_size, dim] */
+    vkl_tensor pos_embd;            /* [context_length, dim], learned positions only */
     vkl_llama_layer_gpu *layers;    /* [n_layers] */
     vkl_tensor output_norm;         /* [1, dim] */
+    vkl_tensor output_norm_bias;    /* [1, dim], LayerNorm only */
     vkl_tensor output;              /* [vocab_size, dim]; token_embd's pieces when tied */
 } vkl_llama_gpu;
 
+/* Called as weights reach the device, with the bytes done and in all. */
+typedef void (*vkl_progress_fn)(uint64_t done, uint64_t total, void *user);
+
 vkllm_status vkl_llama_gpu_upload(vkl_gpu_device *dev, const vkl_model_file *file,
+                                  vkl_progress_fn progress, void *progress_user,
                                   vkl_llama_gpu *out, vkl_error *err);
 void vkl_llama_gpu_free(vkl_llama_gpu *model);
+
+/* True when an optional tensor is present. */
+static inline bool vkl_tensor_present(const vkl_tensor *t)
+{
+    return t->piece_count > 0;
+}
+
+/* Tokens one prompt step takes when the session does not say. */
+#define VKL_DEFAULT_BATCH 32
+
+/* Device bytes a session needs besides the weights: KV cache, activations
+ * and the rotary table, for a context and batch. */
+uint64_t vkl_llama_context_bytes(const vkl_llama_config *c, uint32_t context, uint32_t batch);
 
 typedef struct vkl_llama_activations {
     vkl_buffer_view x;          /* [batch, dim] the residual stream */

@@ -1,6 +1,7 @@
 /* A session's side of the Llama forward pass: activations, KV cache, and
  * the recorded steps. Each step is written like llama2.c's forward(): one
  * comment and one call per stage. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,31 +20,76 @@ static uint32_t logit_rows(const vkl_llama_runner *r)
 /* ------------------------------------------------------------------------ */
 /* Buffers                                                                   */
 
-static vkllm_status alloc_floats(vkl_llama_runner *r, uint64_t count, vkl_buffer_view *out,
-                                 vkl_error *err)
+/* A device buffer of count floats; a failure names the buffer, since the
+ * context length is what the caller can change. */
+static vkllm_status alloc_floats(vkl_llama_runner *r, uint64_t count, const char *name,
+                                 vkl_buffer_view *out, vkl_error *err)
 {
-    return vkl_arena_alloc(&r->device_arena, count * sizeof(float), out, err);
+    vkllm_status status = vkl_arena_alloc(&r->device_arena, count * sizeof(float), out, err);
+    if (status != VKLLM_OK && err != NULL) {
+        char cause[VKL_ERROR_MESSAGE_SIZE];
+        snprintf(cause, sizeof cause, "%s", err->message);
+        vkl_fail(err, status, "the session's %s (context %u, batch %u): %s; a shorter "
+                 "context needs less", name, r->context, r->batch, cause);
+    }
+    return status;
+}
+
+#define ACTIVATION_COUNT 11
+
+/* The size in floats of every activation buffer, in the order of
+ * activation_views; the one list serves allocation and estimates. */
+static void activation_floats(const vkl_llama_config *c, uint64_t context, uint64_t batch,
+                              uint64_t logit_rows, uint64_t floats[ACTIVATION_COUNT])
+{
+    uint64_t q_dim = (uint64_t)c->n_heads * c->head_size;
+    uint64_t kv = (uint64_t)c->n_kv_heads * c->head_size;
+    uint64_t sizes[ACTIVATION_COUNT] = {
+        batch * c->dim, batch * c->dim, batch * c->dim,         /* x, xb, xb2 */
+        batch * q_dim, batch * kv, batch * kv,                  /* q, k, v */
+        batch * c->n_heads * context, batch * q_dim,            /* att, att_out */
+        batch * c->hidden_dim, batch * c->hidden_dim,           /* hb, hb2 */
+        logit_rows * c->vocab_size,                             /* logits */
+    };
+    memcpy(floats, sizes, sizeof sizes);
+}
+
+static const char *const activation_names[ACTIVATION_COUNT] = {
+    "residual stream", "normed input", "sublayer output", "queries", "new keys",
+    "new values", "attention weights", "attention output", "hidden layer", "hidden layer",
+    "logits",
+};
+
+static void activation_views(vkl_llama_activations *a, vkl_buffer_view *views[ACTIVATION_COUNT])
+{
+    vkl_buffer_view *list[ACTIVATION_COUNT] = {
+        &a->x, &a->xb, &a->xb2, &a->q, &a->k, &a->v, &a->att, &a->att_out, &a->hb, &a->hb2,
+        &a->logits,
+    };
+    memcpy(views, list, sizeof list);
+}
+
+uint64_t vkl_llama_context_bytes(const vkl_llama_config *c, uint32_t context, uint32_t batch)
+{
+    uint64_t floats[ACTIVATION_COUNT];
+    activation_floats(c, context, batch, 1, floats);
+    uint64_t total = 2ull * c->n_layers * context * c->n_kv_heads * c->head_size;
+    total += (uint64_t)context * c->head_size;                  /* rotary table */
+    for (int i = 0; i < ACTIVATION_COUNT; i++)
+        total += floats[i];
+    return total * sizeof(float);
 }
 
 static vkllm_status alloc_activations(vkl_llama_runner *r, vkl_error *err)
 {
-    const vkl_llama_config *c = &r->model->config;
-    vkl_llama_activations *a = &r->act;
-    uint64_t b = r->batch;
-    uint64_t q_dim = (uint64_t)c->n_heads * c->head_size;
+    uint64_t floats[ACTIVATION_COUNT];
+    vkl_buffer_view *views[ACTIVATION_COUNT];
+    activation_floats(&r->model->config, r->context, r->batch, logit_rows(r), floats);
+    activation_views(&r->act, views);
 
-    vkllm_status s = alloc_floats(r, b * c->dim, &a->x, err);
-    if (s == VKLLM_OK) s = alloc_floats(r, b * c->dim, &a->xb, err);
-    if (s == VKLLM_OK) s = alloc_floats(r, b * c->dim, &a->xb2, err);
-    if (s == VKLLM_OK) s = alloc_floats(r, b * q_dim, &a->q, err);
-    if (s == VKLLM_OK) s = alloc_floats(r, b * kv_dim(c), &a->k, err);
-    if (s == VKLLM_OK) s = alloc_floats(r, b * kv_dim(c), &a->v, err);
-    if (s == VKLLM_OK) s = alloc_floats(r, b * c->n_heads * r->context, &a->att, err);
-    if (s == VKLLM_OK) s = alloc_floats(r, b * q_dim, &a->att_out, err);
-    if (s == VKLLM_OK) s = alloc_floats(r, b * c->hidden_dim, &a->hb, err);
-    if (s == VKLLM_OK) s = alloc_floats(r, b * c->hidden_dim, &a->hb2, err);
-    if (s == VKLLM_OK) s = alloc_floats(r, (uint64_t)logit_rows(r) * c->vocab_size, &a->logits,
-                                        err);
+    vkllm_status s = VKLLM_OK;
+    for (int i = 0; i < ACTIVATION_COUNT && s == VKLLM_OK; i++)
+        s = alloc_floats(r, floats[i], activation_names[i], views[i], err);
     return s;
 }
 
@@ -58,9 +104,9 @@ static vkllm_status alloc_kv_cache(vkl_llama_runner *r, vkl_error *err)
     uint64_t layer_floats = (uint64_t)r->context * kv_dim(c);
     vkllm_status s = VKLLM_OK;
     for (int l = 0; l < c->n_layers && s == VKLLM_OK; l++) {
-        s = alloc_floats(r, layer_floats, &r->act.k_cache[l], err);
+        s = alloc_floats(r, layer_floats, "key cache", &r->act.k_cache[l], err);
         if (s == VKLLM_OK)
-            s = alloc_floats(r, layer_floats, &r->act.v_cache[l], err);
+            s = alloc_floats(r, layer_floats, "value cache", &r->act.v_cache[l], err);
     }
     return s;
 }
@@ -74,7 +120,7 @@ static vkllm_status upload_rope_table(vkl_llama_runner *r, vkl_error *err)
         return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory for rotary angles");
 
     vkl_rope_table_fill(table, r->context, (uint32_t)c->head_size, c->rope_theta);
-    vkllm_status s = alloc_floats(r, count, &r->act.rope, err);
+    vkllm_status s = alloc_floats(r, count, "rotary table", &r->act.rope, err);
     if (s == VKLLM_OK)
         s = vkl_gpu_upload(r->model->dev, &r->act.rope, table, count * sizeof *table, err);
     free(table);
@@ -95,14 +141,45 @@ static vkllm_status alloc_host_buffers(vkl_llama_runner *r, vkl_error *err)
 /* ------------------------------------------------------------------------ */
 /* The recorded forward pass                                                 */
 
-/* out = W in, as a matrix-vector product for a single token. */
-static void project(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *in,
-                    const vkl_buffer_view *out)
+/* out = W in (+ bias): a matrix-vector product for a single token, a
+ * matrix-matrix product for a batch. */
+static void project(vkl_ops *ops, const vkl_tensor *w, const vkl_tensor *bias,
+                    const vkl_buffer_view *in, const vkl_buffer_view *out)
 {
     if (ops->batch == 1)
         vkl_op_matvec(ops, w, in, out, false);
     else
         vkl_op_matmul(ops, w, in, out);
+    if (bias != NULL && vkl_tensor_present(bias))
+        vkl_op_add_bias(ops, out, &bias->pieces[0].view, w->rows);
+}
+
+/* y = norm(x), RMSNorm or LayerNorm as the architecture says. */
+static void normalize(vkl_ops *ops, const vkl_llama_config *c, const vkl_tensor *weight,
+                      const vkl_tensor *bias, const vkl_buffer_view *x,
+                      const vkl_buffer_view *y)
+{
+    if (c->norm == VKL_NORM_RMS)
+        vkl_op_rmsnorm(ops, x, &weight->pieces[0].view, y, c->dim, c->norm_eps);
+    else
+        vkl_op_layernorm(ops, x, &weight->pieces[0].view, &bias->pieces[0].view, y, c->dim,
+                         c->norm_eps);
+}
+
+/* Keys go into the cache at their positions, rotated where the
+ * architecture uses rotary embeddings; queries are rotated in place. */
+static void store_keys(vkl_ops *ops, const vkl_llama_runner *r, int l)
+{
+    const vkl_llama_config *c = &r->model->config;
+    const vkl_llama_activations *a = &r->act;
+    if (c->rope == VKL_ROPE_NONE) {
+        vkl_op_copy_rows(ops, &a->k, &a->k_cache[l], kv_dim(c));
+        return;
+    }
+    vkl_rope_style style = c->rope == VKL_ROPE_NEOX ? VKL_ROPE_HALVES : VKL_ROPE_PAIRS;
+    vkl_op_rope(ops, &a->rope, &a->q, &a->q, c->n_heads, c->head_size, style, false);
+    vkl_op_rope(ops, &a->rope, &a->k, &a->k_cache[l], c->n_kv_heads, c->head_size, style,
+                true);
 }
 
 static void record_attention(vkl_ops *ops, const vkl_llama_runner *r, int l)
@@ -112,17 +189,16 @@ static void record_attention(vkl_ops *ops, const vkl_llama_runner *r, int l)
     const vkl_llama_activations *a = &r->act;
     vkl_attention_shape shape = {c->n_heads, c->n_kv_heads, c->head_size, r->context};
 
-    /* attention rmsnorm */
-    vkl_op_rmsnorm(ops, &a->x, &w->attn_norm.pieces[0].view, &a->xb, c->dim, c->norm_eps);
+    /* attention norm */
+    normalize(ops, c, &w->attn_norm, &w->attn_norm_bias, &a->x, &a->xb);
 
     /* q, k, v projections */
-    project(ops, &w->wq, &a->xb, &a->q);
-    project(ops, &w->wk, &a->xb, &a->k);
-    project(ops, &w->wv, &a->xb, &a->v);
+    project(ops, &w->wq, &w->bq, &a->xb, &a->q);
+    project(ops, &w->wk, &w->bk, &a->xb, &a->k);
+    project(ops, &w->wv, &w->bv, &a->xb, &a->v);
 
-    /* rotary embedding: q in place, k straight into the cache at its position */
-    vkl_op_rope(ops, &a->rope, &a->q, &a->q, c->n_heads, c->head_size, false);
-    vkl_op_rope(ops, &a->rope, &a->k, &a->k_cache[l], c->n_kv_heads, c->head_size, true);
+    /* positions: rotary on q and k; k and v appended to the cache */
+    store_keys(ops, r, l);
     vkl_op_copy_rows(ops, &a->v, &a->v_cache[l], kv_dim(c));
 
     /* causal attention over the cache */
@@ -131,7 +207,7 @@ static void record_attention(vkl_ops *ops, const vkl_llama_runner *r, int l)
     vkl_op_attn_values(ops, &shape, &a->att, &a->v_cache[l], &a->att_out);
 
     /* output projection and residual */
-    project(ops, &w->wo, &a->att_out, &a->xb2);
+    project(ops, &w->wo, &w->bo, &a->att_out, &a->xb2);
     vkl_op_add(ops, &a->x, &a->xb2, c->dim);
 }
 
@@ -141,16 +217,20 @@ static void record_ffn(vkl_ops *ops, const vkl_llama_runner *r, int l)
     const vkl_llama_layer_gpu *w = &r->model->layers[l];
     const vkl_llama_activations *a = &r->act;
 
-    /* ffn rmsnorm */
-    vkl_op_rmsnorm(ops, &a->x, &w->ffn_norm.pieces[0].view, &a->xb, c->dim, c->norm_eps);
+    /* ffn norm */
+    normalize(ops, c, &w->ffn_norm, &w->ffn_norm_bias, &a->x, &a->xb);
 
-    /* silu(W_gate x) * (W_up x) */
-    project(ops, &w->w_gate, &a->xb, &a->hb);
-    project(ops, &w->w_up, &a->xb, &a->hb2);
-    vkl_op_swiglu(ops, &a->hb, &a->hb2, &a->hb, c->hidden_dim);
+    /* the hidden layer: silu(W_gate x) * (W_up x), or gelu(W_up x + b) */
+    project(ops, &w->w_up, &w->b_up, &a->xb, &a->hb2);
+    if (c->ffn == VKL_FFN_SWIGLU) {
+        project(ops, &w->w_gate, NULL, &a->xb, &a->hb);
+        vkl_op_swiglu(ops, &a->hb, &a->hb2, &a->hb, c->hidden_dim);
+    } else {
+        vkl_op_gelu(ops, &a->hb2, &a->hb, c->hidden_dim);
+    }
 
     /* down projection and residual */
-    project(ops, &w->w_down, &a->hb, &a->xb2);
+    project(ops, &w->w_down, &w->b_down, &a->hb, &a->xb2);
     vkl_op_add(ops, &a->x, &a->xb2, c->dim);
 }
 
@@ -159,9 +239,8 @@ static void record_classifier(vkl_ops *ops, const vkl_llama_runner *r)
     const vkl_llama_config *c = &r->model->config;
     const vkl_llama_activations *a = &r->act;
 
-    /* final rmsnorm */
-    vkl_op_rmsnorm(ops, &a->x, &r->model->output_norm.pieces[0].view, &a->xb, c->dim,
-                   c->norm_eps);
+    /* final norm */
+    normalize(ops, c, &r->model->output_norm, &r->model->output_norm_bias, &a->x, &a->xb);
 
     /* logits of every token, or of the last one only */
     if (r->logits_all && ops->batch > 1)
@@ -182,8 +261,10 @@ static vkllm_status record_forward(vkl_llama_runner *r, VkCommandBuffer cmd, uin
     vkl_recorder_begin(&rec, r->model->dev, cmd, &r->descriptors, err);
     vkl_ops_init(&ops, &rec, &r->step, batch);
 
-    /* token embedding */
+    /* token embedding, and learned position embedding where there is one */
     vkl_op_embed(&ops, &r->model->token_embd, &r->tokens, &r->act.x);
+    if (vkl_tensor_present(&r->model->pos_embd))
+        vkl_op_add_positions(&ops, &r->model->pos_embd, &r->act.x);
 
     for (int l = 0; l < r->model->config.n_layers; l++) {
         record_attention(&ops, r, l);
@@ -225,7 +306,8 @@ static vkllm_status build_runner(vkl_llama_runner *r, vkl_error *err)
 {
     vkllm_status s = alloc_activations(r, err);
     if (s == VKLLM_OK) s = alloc_kv_cache(r, err);
-    if (s == VKLLM_OK) s = upload_rope_table(r, err);
+    if (s == VKLLM_OK && r->model->config.rope != VKL_ROPE_NONE)
+        s = upload_rope_table(r, err);
     if (s == VKLLM_OK) s = alloc_host_buffers(r, err);
     if (s == VKLLM_OK) s = create_commands(r, err);
     if (s == VKLLM_OK) s = record_forward(r, r->one_token_cmd, 1, err);

@@ -4,7 +4,7 @@
  * every length, offset and size is checked against the image before a pointer
  * is taken, so a hostile file costs at most a few times its own size. */
 #include "model/gguf.h"
-#include "model/mapped_file.h"
+#include "core/mapped_file.h"
 
 #include <float.h>
 #include <math.h>
@@ -93,7 +93,7 @@ static const char *value_type_name(uint32_t type)
 
 /* Bytes of one value of a fixed-size type; 0 for STRING and ARRAY, whose
  * size varies, and for a type GGUF does not define. */
-static uint32_t value_size(uint32_t type)
+uint32_t vkl_gguf_value_size(uint32_t type)
 {
     switch (type) {
     case VKL_GGUF_UINT8:
@@ -299,7 +299,7 @@ static vkllm_status parse_header(reader *r, uint64_t *kv_count, uint64_t *tensor
  * signed types rely on two's complement, as every supported compiler has. */
 static void decode_scalar(uint32_t type, const uint8_t *p, vkl_gguf_kv *kv)
 {
-    uint64_t raw = decode_le(p, value_size(type));
+    uint64_t raw = decode_le(p, vkl_gguf_value_size(type));
 
     switch (type) {
     case VKL_GGUF_INT8:
@@ -369,7 +369,7 @@ static vkllm_status parse_array(reader *r, vkl_gguf_array *arr)
 
     if (type == VKL_GGUF_ARRAY)
         return fail_at(r, "an array of arrays, which GGUF readers do not support");
-    if (type != VKL_GGUF_STRING && value_size(type) == 0)
+    if (type != VKL_GGUF_STRING && vkl_gguf_value_size(type) == 0)
         return fail_at(r, "an array of unknown value type %u", type);
 
     arr->type = (vkl_gguf_type)type;
@@ -377,11 +377,11 @@ static vkllm_status parse_array(reader *r, vkl_gguf_array *arr)
     if (type == VKL_GGUF_STRING)
         return parse_string_array(r, count, arr);
 
-    if (count > remaining(r) / value_size(type))
+    if (count > remaining(r) / vkl_gguf_value_size(type))
         return fail_at(r, "an array of %llu %s values cannot fit in the %zu bytes left",
                        (unsigned long long)count, value_type_name(type), remaining(r));
     arr->data = r->bytes + r->pos;
-    r->pos += (size_t)(count * value_size(type));
+    r->pos += (size_t)(count * vkl_gguf_value_size(type));
     return VKLLM_OK;
 }
 
@@ -398,10 +398,10 @@ static vkllm_status parse_value(reader *r, uint32_t type, vkl_gguf_kv *kv)
         kv->type = VKL_GGUF_STRING;
         return read_string(r, &kv->value.str);
     }
-    if (value_size(type) == 0)
+    if (vkl_gguf_value_size(type) == 0)
         return fail_at(r, "unknown value type %u", type);
 
-    status = take(r, value_size(type), &p);
+    status = take(r, vkl_gguf_value_size(type), &p);
     if (status != VKLLM_OK)
         return status;
     kv->type = (vkl_gguf_type)type;

@@ -52,6 +52,10 @@ typedef enum vkl_ggml_type {
 bool vkl_ggml_type_layout(uint32_t type, uint32_t *block_elements, uint32_t *block_bytes);
 const char *vkl_ggml_type_name(uint32_t type);
 
+/* Bytes of one scalar metadata value of a type; 0 for STRING and ARRAY,
+ * whose size varies, and for a type GGUF does not define. */
+uint32_t vkl_gguf_value_size(uint32_t type);
+
 /* A string inside the mapping: not NUL-terminated. */
 typedef struct vkl_gguf_string {
     const char *data;

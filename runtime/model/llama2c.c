@@ -1,15 +1,12 @@
 /* Reads llama2.c checkpoints by mapping the whole file read-only and pointing
  * every tensor into the mapping. Nothing is trusted: the header is checked for
  * sense and its implied sizes against the file before any pointer is taken. */
+#include "core/mapped_file.h"
 #include "model/model_file.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 enum {
     HEADER_DIM,
@@ -43,64 +40,6 @@ typedef struct l2c_layout {
     uint64_t size_with_rope;
 } l2c_layout;
 
-static vkllm_status open_regular_file(const char *path, int *fd, uint64_t *size,
-                                      vkl_error *err)
-{
-    struct stat st;
-
-    *fd = open(path, O_RDONLY);
-    if (*fd < 0)
-        return vkl_fail(err, VKLLM_ERROR_IO, "cannot open %s: %s", path, strerror(errno));
-
-    if (fstat(*fd, &st) != 0)
-        return vkl_fail(err, VKLLM_ERROR_IO, "cannot stat %s: %s", path, strerror(errno));
-
-    /* A directory opens fine but cannot be mapped; say what it is instead. */
-    if (!S_ISREG(st.st_mode))
-        return vkl_fail(err, VKLLM_ERROR_IO, "%s is not a regular file", path);
-
-    *size = (uint64_t)st.st_size;
-    return VKLLM_OK;
-}
-
-static vkllm_status map_file(const char *path, vkl_model_file *file, vkl_error *err)
-{
-    int fd = -1;
-    uint64_t size = 0;
-    void *mapping;
-    vkllm_status status = open_regular_file(path, &fd, &size, err);
-
-    if (status != VKLLM_OK)
-        goto done;
-
-    /* mmap refuses an empty length, so a short file is caught before it. */
-    if (size < HEADER_BYTES) {
-        status = vkl_fail(err, VKLLM_ERROR_BAD_MODEL,
-                          "%s: the file is %llu bytes, shorter than the %llu-byte header",
-                          path, (unsigned long long)size, (unsigned long long)HEADER_BYTES);
-        goto done;
-    }
-
-    /* Only possible where size_t is narrower than a file offset. */
-    if ((size_t)size != size) {
-        status = vkl_fail(err, VKLLM_ERROR_BAD_MODEL, "%s: the file is too large to map", path);
-        goto done;
-    }
-
-    mapping = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (mapping == MAP_FAILED) {
-        status = vkl_fail(err, VKLLM_ERROR_IO, "cannot map %s: %s", path, strerror(errno));
-        goto done;
-    }
-    file->mapping = mapping;
-    file->mapping_size = (size_t)size;
-
-done:
-    /* The mapping stays valid after the descriptor is closed. */
-    if (fd >= 0)
-        close(fd);
-    return status;
-}
 
 /* Checks one header field on its own: positive and not absurd. vocab_size may
  * be negative (its sign only marks an untied classifier). */
@@ -162,6 +101,11 @@ static vkllm_status read_config(const char *path, vkl_model_file *file, vkl_erro
     if (status != VKLLM_OK)
         return status;
 
+    /* llama2.c models are Llama 2: RMSNorm, SwiGLU, rotary on adjacent pairs. */
+    snprintf(config->arch_name, sizeof config->arch_name, "llama");
+    config->norm = VKL_NORM_RMS;
+    config->ffn = VKL_FFN_SWIGLU;
+    config->rope = VKL_ROPE_ADJACENT;
     config->dim = header[HEADER_DIM];
     config->hidden_dim = header[HEADER_HIDDEN_DIM];
     config->n_layers = header[HEADER_N_LAYERS];
@@ -336,58 +280,61 @@ static vkllm_status take_weights(const char *path, vkl_model_file *file, bool ha
     return VKLLM_OK;
 }
 
+/* Reads the checkpoint in file->mapping, which the caller has set. */
+static vkllm_status parse(const char *path, vkl_model_file *file, vkl_error *err)
+{
+    l2c_layout layout;
+    bool has_rope = false;
+
+    if (file->mapping_size < HEADER_BYTES)
+        return vkl_fail(err, VKLLM_ERROR_BAD_MODEL,
+                        "%s: the file is %zu bytes, shorter than the %zu-byte header",
+                        path, file->mapping_size, (size_t)HEADER_BYTES);
+    vkllm_status status = read_config(path, file, err);
+    if (status == VKLLM_OK)
+        status = plan_layout(path, &file->config, &layout, err);
+    if (status == VKLLM_OK)
+        status = check_file_size(path, &layout, file->mapping_size, &has_rope, err);
+    if (status == VKLLM_OK)
+        status = take_weights(path, file, has_rope, err);
+    return status;
+}
+
+vkllm_status vkl_model_file_parse_llama2c(const void *bytes, size_t size, const char *name,
+                                          vkl_model_file **out, vkl_error *err)
+{
+    *out = NULL;
+    vkl_model_file *file = calloc(1, sizeof *file);
+    if (file == NULL)
+        return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "%s: no memory", name);
+
+    file->mapping = bytes;
+    file->mapping_size = size;
+    vkllm_status status = parse(name, file, err);
+    if (status != VKLLM_OK) {
+        vkl_model_file_close(file);
+        return status;
+    }
+    *out = file;
+    return VKLLM_OK;
+}
+
 vkllm_status vkl_model_file_open_llama2c(const char *path, vkl_model_file **out,
                                          vkl_error *err)
 {
-    vkl_model_file *file = NULL;
-    l2c_layout layout;
-    bool has_rope = false;
-    vkllm_status status;
-
     if (path == NULL || out == NULL)
         return vkl_fail(err, VKLLM_ERROR_INVALID_ARGUMENT, "no model path or no output given");
     *out = NULL;
 
-    file = calloc(1, sizeof *file);
-    if (file == NULL)
-        return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "%s: no memory", path);
-
-    status = map_file(path, file, err);
+    vkl_mapped_file map;
+    vkllm_status status = vkl_mapped_file_open(path, &map, err);
     if (status != VKLLM_OK)
-        goto fail;
-
-    status = read_config(path, file, err);
-    if (status != VKLLM_OK)
-        goto fail;
-
-    status = plan_layout(path, &file->config, &layout, err);
-    if (status != VKLLM_OK)
-        goto fail;
-
-    status = check_file_size(path, &layout, file->mapping_size, &has_rope, err);
-    if (status != VKLLM_OK)
-        goto fail;
-
-    status = take_weights(path, file, has_rope, err);
-    if (status != VKLLM_OK)
-        goto fail;
-
-    *out = file;
+        return status;
+    status = vkl_model_file_parse_llama2c(map.data, map.size, path, out, err);
+    if (status != VKLLM_OK) {
+        vkl_mapped_file_close(&map);
+        return status;
+    }
+    (*out)->map = map;      /* the file now owns the mapping */
     return VKLLM_OK;
-
-fail:
-    vkl_model_file_close(file);
-    return status;
-}
-
-void vkl_model_file_close(vkl_model_file *file)
-{
-    if (file == NULL)
-        return;
-
-    /* munmap takes a non-const pointer; the mapping was never written. */
-    if (file->mapping != NULL)
-        munmap((void *)file->mapping, file->mapping_size);
-    free(file->weights.layers);
-    free(file);
 }
