@@ -38,7 +38,7 @@ vkllm_cli_test(cli_tokenizer_as_model ON "cannot load model: .*tok512.bin" "" ""
                run -m ${models}/stories260K/tok512.bin -z ${models}/stories260K/tok512.bin)
 vkllm_cli_test(cli_prompt_longer_than_context ON "generation failed: .*context" "" ""
                run ${stories} --context 4 -p "Once upon a time there was")
-vkllm_cli_test(cli_no_vulkan_device ON "no device: .*no Vulkan device found" ""
+vkllm_cli_test(cli_no_vulkan_device ON "cannot start Vulkan: .*no Vulkan device found" ""
                "VK_ICD_FILENAMES=/nonexistent/icd.json;VK_DRIVER_FILES=/nonexistent/icd.json"
                run ${stories})
 vkllm_cli_test(cli_unknown_device ON "bad --device: .*no such gpu" "" ""
@@ -46,3 +46,27 @@ vkllm_cli_test(cli_unknown_device ON "bad --device: .*no such gpu" "" ""
 vkllm_cli_test(cli_bad_number ON "--temp takes a number" "" "" run ${stories} --temp hot)
 vkllm_cli_test(cli_unknown_option ON "unknown option '--frobnicate'" "" ""
                run ${stories} --frobnicate)
+
+# GGUF models carry their tokenizer: no -z.
+foreach(variant stories260K stories260K-f16 stories260K-q8_0)
+  vkllm_cli_test(cli_gguf_${variant}_ouat_n64 OFF ""
+                 ${models}/reference/${variant}_gguf_llamacpp_t0_ouat_n64.txt ""
+                 run -m ${models}/stories260K/${variant}.gguf -p "Once upon a time" -n 64
+                 --temp 0 --validation)
+endforeach()
+foreach(variant stories260K stories260K-f16)
+  vkllm_cli_test(cli_gguf_${variant}_empty_n256 OFF ""
+                 ${models}/reference/${variant}_gguf_llamacpp_t0_empty_n256.txt ""
+                 run -m ${models}/stories260K/${variant}.gguf -n 256 --temp 0)
+endforeach()
+
+vkllm_cli_test(cli_inspect OFF "" "" "" inspect ${models}/stories260K/stories260K-q8_0.gguf)
+vkllm_cli_test(cli_inspect_json OFF "" "" "" inspect ${models}/stories260K/stories260K.bin
+               --json)
+vkllm_cli_test(cli_tokenize_gguf OFF "" ${CMAKE_CURRENT_SOURCE_DIR}/data/ouat_ids.txt ""
+               tokenize -m ${models}/stories260K/stories260K.gguf -p "Once upon a time"
+               --ids --bos)
+vkllm_cli_test(cli_tokenize_llama2c OFF "" ${CMAKE_CURRENT_SOURCE_DIR}/data/ouat_ids.txt ""
+               tokenize -z ${models}/stories260K/tok512.bin -p "Once upon a time" --ids --bos)
+vkllm_cli_test(cli_inspect_truncated ON "cannot inspect: .*tok512.bin" "" ""
+               inspect ${models}/stories260K/tok512.bin)

@@ -1,6 +1,7 @@
 #include "cli_args.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,7 +62,9 @@ bool cli_parse_float(cli_args *a, const char *name, const char *text, float min,
     char *end;
     errno = 0;
     float value = strtof(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !isfinite(value) || value < min ||
+    bool underflow = errno == ERANGE && fabsf(value) <= FLT_MIN;   /* a tiny number is fine */
+    if ((errno != 0 && !underflow) || end == text || *end != '\0' || !isfinite(value) ||
+        value < min ||
         value > max)
         return cli_fail(a, "%s takes a number from %g to %g, not '%s'", name, min, max, text);
     *out = value;
