@@ -1,7 +1,9 @@
-/* One model, four files: the llama2.c checkpoint, llama.cpp's GGUF of it, a
- * GGUF written by vkllm-gguf's converter, and a Hugging Face folder written
- * here (safetensors, with q and k permuted to the halves layout Hugging Face
- * uses). All four must give the same logits on the device.
+/* One model, five files: the llama2.c checkpoint, llama.cpp's GGUF of it, a
+ * GGUF written by vkllm-gguf's converter, and Hugging Face folders written
+ * here, whole and in two shards (safetensors, with q and k permuted to the
+ * halves layout Hugging Face uses). All must give the same logits on the
+ * device; the converted file, with its own tokenizer, reproduces the
+ * reference output token for token.
  *
  * Tolerance: |a - b| <= 1e-4 + 1e-4 |b| per logit; the files hold the same
  * F32 values and differ only in how rotary pairs are laid out. */
@@ -128,7 +130,30 @@ static void write_config(const char *folder, const vkl_llama_config *c)
     fclose(f);
 }
 
-static void write_hf_folder(const char *folder)
+static const char *const shard_names[2] = {"model-00001-of-00002.safetensors",
+                                            "model-00002-of-00002.safetensors"};
+
+/* Two shards, split at the middle tensor, and the index naming them. */
+static void write_shards(const char *folder, const hf_tensors *h)
+{
+    char path[1024];
+    int half = h->count / 2;
+    for (int s = 0; s < 2; s++) {
+        snprintf(path, sizeof path, "%s/%s", folder, shard_names[s]);
+        CHECK(st_write(path, h->entries + (s ? half : 0), s ? h->count - half : half) == 0);
+    }
+
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", folder);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"metadata\": {}, \"weight_map\": {");
+    for (int i = 0; i < h->count; i++)
+        fprintf(f, "%s\"%s\": \"%s\"", i ? ", " : "", h->entries[i].name,
+                shard_names[i >= half]);
+    fprintf(f, "}}\n");
+    fclose(f);
+}
+
+static void write_hf_folder(const char *folder, bool sharded)
 {
     vkl_model_file *f;
     vkl_error err = {0};
@@ -141,7 +166,10 @@ static void write_hf_folder(const char *folder)
 
     char path[1024];
     snprintf(path, sizeof path, "%s/model.safetensors", folder);
-    CHECK(st_write(path, h.entries, h.count) == 0);
+    if (sharded)
+        write_shards(folder, &h);
+    else
+        CHECK(st_write(path, h.entries, h.count) == 0);
     write_config(folder, &f->config);
     for (int i = 0; i < h.count; i++)
         free((void *)h.entries[i].name);
@@ -152,12 +180,26 @@ static void write_hf_folder(const char *folder)
 
 /* ------------------------------------------------------------------------ */
 
+static void remove_folder(const char *folder)
+{
+    const char *names[] = {"model.safetensors", "config.json", "model.safetensors.index.json",
+                           shard_names[0], shard_names[1]};
+    char path[1024];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s", folder, names[i]);
+        unlink(path);
+    }
+    rmdir(folder);
+}
+
 static void test_same_logits_from_every_format(void)
 {
-    char converted[256], folder[256];
+    char converted[256], folder[256], sharded[256];
     snprintf(converted, sizeof converted, "%s/converted.gguf", temp_dir);
     snprintf(folder, sizeof folder, "%s/hf", temp_dir);
+    snprintf(sharded, sizeof sharded, "%s/hf-sharded", temp_dir);
     mkdir(folder, 0700);
+    mkdir(sharded, 0700);
 
     gguf_convert_options co = {.model_path = STORIES,
                                .tokenizer_path = MODELS "/stories260K/tok512.bin",
@@ -165,23 +207,68 @@ static void test_same_logits_from_every_format(void)
                                .output_type = VKL_DTYPE_F32};
     vkl_error err = {0};
     CHECK_MSG(gguf_convert_llama2c(&co, &err) == VKLLM_OK, "%s", err.message);
-    write_hf_folder(folder);
+    write_hf_folder(folder, false);
+    write_hf_folder(sharded, true);
 
     float *bin = logits_of(STORIES, 512);
     float *gguf = logits_of(MODELS "/stories260K/stories260K.gguf", 512);
     float *own = logits_of(converted, 512);
     float *hf = logits_of(folder, 512);
+    float *shards = logits_of(sharded, 512);
     expect_same("llama.cpp's GGUF", gguf, bin, 512);
     expect_same("the converted GGUF", own, bin, 512);
     expect_same("the Hugging Face folder", hf, bin, 512);
-    free(bin); free(gguf); free(own); free(hf);
+    expect_same("the sharded Hugging Face folder", shards, bin, 512);
+    free(bin); free(gguf); free(own); free(hf); free(shards);
 
-    char path[1024];
-    snprintf(path, sizeof path, "%s/model.safetensors", folder);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/config.json", folder);
-    unlink(path);
-    rmdir(folder);
+    remove_folder(folder);
+    remove_folder(sharded);
+    unlink(converted);
+}
+
+static void collect_id(int32_t id, void *user)
+{
+    int32_t *ids = user;
+    if (ids[0] < 256)
+        ids[1 + ids[0]++] = id;
+}
+
+/* The converted file carries the tokenizer too: with it alone, greedy
+ * generation reproduces llama2.c's reference token for token. */
+static void test_converted_gguf_reproduces_the_reference(void)
+{
+    char converted[256];
+    snprintf(converted, sizeof converted, "%s/converted-q8_0.gguf", temp_dir);
+    gguf_convert_options co = {.model_path = STORIES,
+                               .tokenizer_path = MODELS "/stories260K/tok512.bin",
+                               .out_path = converted, .type = VKL_DTYPE_Q8_0,
+                               .output_type = VKL_DTYPE_Q8_0};
+    vkl_error err = {0};
+    vkllm_model *model;
+    vkllm_session *s;
+    CHECK_MSG(gguf_convert_llama2c(&co, &err) == VKLLM_OK, "%s", err.message);
+    if (vkllm_model_load(fx.rt, converted, NULL, &model) != VKLLM_OK) {
+        CHECK_MSG(false, "%s", vkllm_runtime_error(fx.rt));
+        return;
+    }
+    CHECK(vkllm_session_create(model, NULL, &s) == VKLLM_OK);
+
+    int32_t got[257] = {0};     /* count, then the ids */
+    vkllm_generate_options go = vkllm_generate_default_options();
+    go.max_tokens = 64;
+    go.sampler.temperature = 0.0f;
+    go.on_token = collect_id;
+    go.user = got;
+    CHECK(vkllm_generate(s, vkllm_model_tokenizer(model), "Once upon a time", &go, NULL) ==
+          VKLLM_OK);
+
+    int32_t want[64];
+    int count = read_ids(MODELS "/reference/stories260K-q8_0_gguf_llamacpp_t0_ouat_n64.ids",
+                         want, 64);
+    CHECK_MSG(got[0] == count && memcmp(got + 1, want, sizeof want) == 0,
+              "%d ids, the reference has %d", got[0], count);
+    vkllm_session_destroy(s);
+    vkllm_model_destroy(model);
     unlink(converted);
 }
 
@@ -193,6 +280,7 @@ int main(void)
     if (mkdtemp(temp_dir) == NULL || count != POSITIONS - 1 || !gpu_fixture_open(&fx))
         return 1;
     RUN(test_same_logits_from_every_format);
+    RUN(test_converted_gguf_reproduces_the_reference);
     gpu_fixture_close(&fx);
     rmdir(temp_dir);
     TEST_MAIN_END();
