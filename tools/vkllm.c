@@ -12,6 +12,8 @@ static const char usage[] =
     "       vkllm inspect MODEL [--json]                   what a model file holds\n"
     "       vkllm tokenize -m MODEL [-z TOKENIZER] [-p TEXT | -f FILE] [--ids] [--bos]\n"
     "                                                      the tokens of a text\n"
+    "       vkllm bench -m MODEL [-p 512] [-n 128] [-r 3] [-b 512] [--json]\n"
+    "                                                      prompt and generation speed\n"
     "\n"
     "MODEL is a llama2.c checkpoint, a GGUF file or a Hugging Face folder;\n"
     "TOKENIZER a llama2.c tokenizer, a GGUF file or a tokenizer.json. A GGUF\n"
@@ -49,6 +51,8 @@ int main(int argc, char **argv)
         return cli_inspect(argc, argv);
     if (!strcmp(argv[1], "tokenize"))
         return cli_tokenize(argc, argv);
+    if (!strcmp(argv[1], "bench"))
+        return cli_bench(argc, argv);
     fprintf(stderr, "vkllm: unknown command '%s'\n\n%s", argv[1], usage);
     return 2;
 }
