@@ -70,3 +70,5 @@ vkllm_cli_test(cli_tokenize_llama2c OFF "" ${CMAKE_CURRENT_SOURCE_DIR}/data/ouat
                tokenize -z ${models}/stories260K/tok512.bin -p "Once upon a time" --ids --bos)
 vkllm_cli_test(cli_inspect_truncated ON "cannot inspect: .*tok512.bin" "" ""
                inspect ${models}/stories260K/tok512.bin)
+vkllm_cli_test(cli_bench OFF "" "" "" bench -m ${models}/stories260K/stories260K.gguf -p 16 -n 8
+               -r 2 -b 8 --json)
