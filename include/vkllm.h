@@ -119,6 +119,10 @@ typedef struct vkllm_runtime_options {
     void *log_user;
     vkllm_log_level log_level;    /* messages below this level are not sent */
     bool validation;              /* enable VK_LAYER_KHRONOS_validation */
+    /* A folder where compiled pipelines are kept between runs, one file per
+     * device and driver; NULL keeps them in memory only. The folder must
+     * exist. */
+    const char *pipeline_cache_dir;
 } vkllm_runtime_options;
 
 VKLLM_API vkllm_runtime_options vkllm_runtime_default_options(void);

@@ -3,6 +3,8 @@
  * callback hears the library. Validation is on throughout. */
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gpu_fixture.h"
@@ -194,6 +196,58 @@ static void test_log_callback(void)
     vkllm_runtime_destroy(rt);
 }
 
+/* Names of the files in a folder that start with prefix; returns how many. */
+static int count_files(const char *folder, const char *prefix, char *last, size_t size)
+{
+    DIR *dir = opendir(folder);
+    int count = 0;
+    for (struct dirent *e = dir ? readdir(dir) : NULL; e != NULL; e = readdir(dir)) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            snprintf(last, size, "%s/%s", folder, e->d_name);
+            count++;
+        }
+    }
+    if (dir != NULL)
+        closedir(dir);
+    return count;
+}
+
+static void run_with_cache(const char *folder)
+{
+    vkllm_runtime_options options = gpu_fixture_runtime_options(&fx);
+    options.pipeline_cache_dir = folder;
+    vkllm_runtime *rt;
+    vkllm_model *model;
+    vkllm_session *s;
+    int32_t token = 1;
+    CHECK(vkllm_runtime_create(&options, &rt) == VKLLM_OK);
+    CHECK(vkllm_model_load(rt, STORIES, NULL, &model) == VKLLM_OK);
+    CHECK(vkllm_session_create(model, NULL, &s) == VKLLM_OK);
+    CHECK(vkllm_session_eval(s, &token, 1) == VKLLM_OK);
+    vkllm_session_destroy(s);
+    vkllm_model_destroy(model);
+    vkllm_runtime_destroy(rt);
+}
+
+/* The pipeline cache is written on close, read on the next open, and a file
+ * that is not a cache for this device is ignored, not trusted. */
+static void test_pipeline_cache_on_disk(void)
+{
+    char folder[256], path[512];
+    snprintf(folder, sizeof folder, "%s/cache", temp_dir);
+    mkdir(folder, 0700);
+
+    run_with_cache(folder);
+    CHECK(count_files(folder, "pipelines-", path, sizeof path) == 1);
+    run_with_cache(folder);
+
+    CHECK(write_file(path, "not a pipeline cache, just some bytes", 37) == 0);
+    run_with_cache(folder);
+    CHECK(count_files(folder, "pipelines-", path, sizeof path) == 1);
+    unlink(path);
+    rmdir(folder);
+}
+
 int main(void)
 {
     if (mkdtemp(temp_dir) == NULL || !gpu_fixture_open(&fx))
@@ -205,6 +259,7 @@ int main(void)
     RUN(test_device_choice);
     RUN(test_independent_handles);
     RUN(test_log_callback);
+    RUN(test_pipeline_cache_on_disk);
     gpu_fixture_close(&fx);
 
     const char *names[] = {"truncated.bin", "wrong_header.bin", "empty.bin", "bad_tok.bin"};

@@ -1,4 +1,7 @@
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,10 +28,36 @@ static void log_to_stderr(vkllm_log_level level, vkllm_log_source source, const 
     fprintf(stderr, "vkllm: %s%s: %s\n", origin, names[level], message);
 }
 
+/* Where compiled pipelines are kept between runs: VKLLM_PIPELINE_CACHE (empty
+ * turns it off), else $XDG_CACHE_HOME/vkllm, else ~/.cache/vkllm. NULL when
+ * there is no such place and it cannot be made. */
+static const char *pipeline_cache_dir(char *buffer, size_t size)
+{
+    const char *chosen = getenv("VKLLM_PIPELINE_CACHE");
+    if (chosen != NULL)
+        return chosen[0] != '\0' ? chosen : NULL;
+
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg != NULL && xdg[0] != '\0')
+        snprintf(buffer, size, "%s", xdg);
+    else if (home != NULL && home[0] != '\0')
+        snprintf(buffer, size, "%s/.cache", home);
+    else
+        return NULL;
+    mkdir(buffer, 0755);
+    size_t len = strlen(buffer);
+    snprintf(buffer + len, size - len, "/vkllm");
+    mkdir(buffer, 0755);
+    struct stat st;
+    return stat(buffer, &st) == 0 && S_ISDIR(st.st_mode) ? buffer : NULL;
+}
+
 vkllm_status cli_open_runtime(bool validation, bool verbose, vkllm_runtime **rt)
 {
+    static char cache_dir[1024];
     vkllm_runtime_options ro = vkllm_runtime_default_options();
     ro.validation = validation;
+    ro.pipeline_cache_dir = pipeline_cache_dir(cache_dir, sizeof cache_dir);
     if (verbose || validation) {
         ro.log = log_to_stderr;
         ro.log_level = verbose ? VKLLM_LOG_INFO : VKLLM_LOG_WARN;

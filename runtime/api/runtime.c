@@ -51,7 +51,7 @@ vkllm_status vkllm_runtime_create(const vkllm_runtime_options *options, vkllm_ru
 
     vkl_error err = {0};
     vkllm_status status = vkl_gpu_instance_create(&rt->gpu, &rt->logger, options->validation,
-                                                  &err);
+                                                  options->pipeline_cache_dir, &err);
     if (status != VKLLM_OK)
         return vkl_api_record(&rt->error, &err);
     rt->gpu_ready = true;

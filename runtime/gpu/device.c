@@ -116,10 +116,7 @@ static vkllm_status create_layouts(vkl_gpu_device *dev, vkl_error *err)
     VKL_VK_CHECK(err, dev->vk.vkCreatePipelineLayout(dev->device, &layout_info, NULL,
                                                      &dev->pipeline_layout));
 
-    VkPipelineCacheCreateInfo cache_info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
-    VKL_VK_CHECK(err, dev->vk.vkCreatePipelineCache(dev->device, &cache_info, NULL,
-                                                    &dev->pipeline_cache));
-    return VKLLM_OK;
+    return vkl_pipeline_cache_open(dev, err);
 }
 
 static vkllm_status check_limits(const vkllm_device_info *info, vkl_error *err)
@@ -162,6 +159,8 @@ vkllm_status vkl_gpu_device_open(vkl_gpu_instance *gi, uint32_t index, vkl_gpu_d
     dev->info = &gi->infos[index];
     dev->logger = gi->logger;
     dev->physical = gi->physical[index];
+    if (gi->pipeline_cache_dir[0] != '\0')
+        vkl_pipeline_cache_path(dev, gi->pipeline_cache_dir);
     dev->nonatomic_size = 1;
     /* A binding may span neither more than the storage range nor more than
      * one allocation; ranges are handed out in multiples of 4 bytes. */
@@ -193,7 +192,7 @@ void vkl_gpu_device_close(vkl_gpu_device *dev)
             dev->vk.vkDestroyPipeline(dev->device, dev->pipelines[i].pipeline, NULL);
         for (uint32_t i = 0; i < VKL_SHADER_COUNT; i++)
             dev->vk.vkDestroyShaderModule(dev->device, dev->modules[i], NULL);
-        dev->vk.vkDestroyPipelineCache(dev->device, dev->pipeline_cache, NULL);
+        vkl_pipeline_cache_close(dev);
         dev->vk.vkDestroyPipelineLayout(dev->device, dev->pipeline_layout, NULL);
         dev->vk.vkDestroyDescriptorSetLayout(dev->device, dev->set_layout, NULL);
         dev->vk.vkDestroyDevice(dev->device, NULL);

@@ -33,10 +33,14 @@ typedef struct vkl_gpu_instance {
     vkllm_device_info *infos;               /* [device_count] */
     vkl_gpu_device **opened;                /* [device_count], NULL until opened */
     mtx_t open_lock;                        /* guards opened[] */
+    char pipeline_cache_dir[1024];          /* empty: no cache on disk */
 } vkl_gpu_instance;
 
+/* pipeline_cache_dir: where compiled pipelines are kept between runs, or
+ * NULL for nowhere. */
 vkllm_status vkl_gpu_instance_create(vkl_gpu_instance *gi, const vkl_logger *logger,
-                                     bool validation, vkl_error *err);
+                                     bool validation, const char *pipeline_cache_dir,
+                                     vkl_error *err);
 void vkl_gpu_instance_destroy(vkl_gpu_instance *gi);
 
 /* Index of the best device: discrete, integrated, virtual, CPU, other. */
@@ -79,6 +83,7 @@ struct vkl_gpu_device {
     VkDescriptorSetLayout set_layout;
     VkPipelineLayout pipeline_layout;
     VkPipelineCache pipeline_cache;
+    char pipeline_cache_path[1200];         /* empty: not kept on disk */
     VkShaderModule modules[VKL_SHADER_COUNT];
     vkl_pipeline_entry *pipelines;
     uint32_t pipeline_count;

@@ -241,10 +241,14 @@ static vkllm_status enumerate_devices(vkl_gpu_instance *gi, vkl_error *err)
 }
 
 vkllm_status vkl_gpu_instance_create(vkl_gpu_instance *gi, const vkl_logger *logger,
-                                     bool validation, vkl_error *err)
+                                     bool validation, const char *pipeline_cache_dir,
+                                     vkl_error *err)
 {
     memset(gi, 0, sizeof *gi);
     gi->logger = logger;
+    if (pipeline_cache_dir != NULL)
+        snprintf(gi->pipeline_cache_dir, sizeof gi->pipeline_cache_dir, "%s",
+                 pipeline_cache_dir);
     if (mtx_init(&gi->open_lock, mtx_plain) != thrd_success)
         return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "cannot create a mutex");
 
