@@ -156,13 +156,13 @@ static void check_big(const model_case *mc)
                       vocab);
     }
 
+    /* From BOS alone, so that every position after it is generated. */
     vkllm_generate_options go = vkllm_generate_default_options();
-    go.max_tokens = 8;
+    go.max_tokens = 4;
     go.sampler.temperature = 0.0f;
     vkllm_generate_stats stats;
-    CHECK(vkllm_generate(s, vkllm_model_tokenizer(model), "Once upon a time", &go, &stats) ==
-          VKLLM_OK);
-    CHECK(stats.prompt_tokens + stats.generated_tokens >= 8);
+    CHECK(vkllm_generate(s, vkllm_model_tokenizer(model), "", &go, &stats) == VKLLM_OK);
+    CHECK_MSG(stats.generated_tokens >= 1, "%s generated nothing", mc->shape);
     fprintf(stderr, "%s: prompt %.1f tokens/s, generation %.2f tokens/s\n", mc->shape,
             stats.prompt_tokens / stats.prompt_seconds,
             stats.generated_tokens / stats.generate_seconds);
