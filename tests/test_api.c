@@ -196,6 +196,52 @@ static void test_log_callback(void)
     vkllm_runtime_destroy(rt);
 }
 
+static void first_token(int32_t id, void *user)
+{
+    int32_t *first = user;
+    if (*first < 0)
+        *first = id;
+}
+
+/* A vocabulary without BOS (a tokenizer.json of byte tokens): generation
+ * needs a prompt, and its first token is text, not a start marker. */
+static void test_tokenizer_without_bos(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/no_bos.json", temp_dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, "
+            "\"merges\": [\"A B\"], \"vocab\": {\"A\": 256, \"B\": 257, \"AB\": 258");
+    for (int b = 0; b < 256; b++)
+        fprintf(f, ", \"<0x%02X>\": %d", b, b);
+    fprintf(f, "}}}\n");
+    fclose(f);
+
+    vkllm_model *model;
+    vkllm_tokenizer *tok;
+    vkllm_session *s;
+    CHECK(vkllm_model_load(fx.rt, STORIES, NULL, &model) == VKLLM_OK);
+    CHECK(vkllm_tokenizer_load(fx.rt, path, model, &tok) == VKLLM_OK);
+    CHECK(vkllm_tokenizer_bos(tok) < 0);
+    CHECK(vkllm_session_create(model, NULL, &s) == VKLLM_OK);
+
+    int32_t first = -1;
+    vkllm_generate_options go = vkllm_generate_default_options();
+    go.max_tokens = 4;
+    go.sampler.temperature = 0.0f;
+    go.on_token = first_token;
+    go.user = &first;
+    CHECK(vkllm_generate(s, tok, "", &go, NULL) == VKLLM_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(vkllm_session_error(s), "BOS") != NULL);
+    CHECK_MSG(vkllm_generate(s, tok, "A", &go, NULL) == VKLLM_OK, "%s", vkllm_session_error(s));
+    CHECK(first == 256);    /* "A", the prompt's first token, is emitted */
+
+    vkllm_session_destroy(s);
+    vkllm_tokenizer_destroy(tok);
+    vkllm_model_destroy(model);
+    unlink(path);
+}
+
 /* Names of the files in a folder that start with prefix; returns how many. */
 static int count_files(const char *folder, const char *prefix, char *last, size_t size)
 {
@@ -260,6 +306,7 @@ int main(void)
     RUN(test_independent_handles);
     RUN(test_log_callback);
     RUN(test_pipeline_cache_on_disk);
+    RUN(test_tokenizer_without_bos);
     gpu_fixture_close(&fx);
 
     const char *names[] = {"truncated.bin", "wrong_header.bin", "empty.bin", "bad_tok.bin"};

@@ -36,16 +36,25 @@ static bool parse(cli_args *a, tokenize_options *o)
     }
     if (a->error == NULL && o->model == NULL && o->tokenizer == NULL)
         cli_fail(a, "give a model (-m) or a tokenizer (-z)");
+    if (a->error == NULL && o->text != NULL && o->file != NULL)
+        cli_fail(a, "give the text with -p or -f, not both");
     return a->error == NULL;
 }
 
-/* The whole of a stream; NULL (with *len 0) when it cannot be read. */
+#define MAX_TEXT_BYTES ((size_t)64 << 20)
+
+/* The whole of a stream, up to MAX_TEXT_BYTES; NULL (with *len 0) when it
+ * cannot be read or is longer. */
 static char *read_all(FILE *f, size_t *len)
 {
     size_t capacity = 4096;
     char *text = malloc(capacity);
     *len = 0;
     while (text != NULL && !feof(f) && !ferror(f)) {
+        if (*len == MAX_TEXT_BYTES) {
+            free(text);
+            return NULL;
+        }
         if (*len == capacity) {
             char *grown = realloc(text, capacity *= 2);
             if (grown == NULL)
@@ -131,8 +140,12 @@ int cli_tokenize(int argc, char **argv)
 
     size_t len = 0;
     char *text = input_text(&o, &len);
-    if (text == NULL)
-        return cli_report("tokenize", "cannot read the text");
+    if (text == NULL) {
+        char why[512];
+        snprintf(why, sizeof why, "cannot read %s (missing, unreadable, or over %zu MiB)",
+                 o.file != NULL ? o.file : "standard input", MAX_TEXT_BYTES >> 20);
+        return cli_report("tokenize", why);
+    }
 
     /* The tokenizer comes from -z, else from the model file itself: a GGUF
      * file's vocabulary or a Hugging Face folder's tokenizer.json. */

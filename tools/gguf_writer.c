@@ -378,20 +378,27 @@ vkllm_status gguf_writer_write(gguf_writer *w, const char *path, bool progress,
         return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY,
                         "out of memory while building the metadata of %s", path);
 
-    sink s = {.path = path, .f = fopen(path, "wb")};
+    /* The file is written beside its final name and renamed at the end: a
+     * partial file never looks like a model, and the input being converted
+     * (which may be the same path) stays intact while it is read. */
+    char temporary[4096];
+    snprintf(temporary, sizeof temporary, "%s.partial", path);
+    sink s = {.path = path, .f = fopen(temporary, "wb")};
     if (s.f == NULL)
-        return vkl_fail(err, VKLLM_ERROR_IO, "cannot create %s: %s", path, strerror(errno));
+        return vkl_fail(err, VKLLM_ERROR_IO, "cannot create %s: %s", temporary,
+                        strerror(errno));
 
     /* Rows are small; a large buffer keeps the writes few. */
     setvbuf(s.f, NULL, _IOFBF, 1 << 20);
     vkllm_status status = write_all(w, &s, progress, err);
     if (fclose(s.f) != 0 && status == VKLLM_OK)
         status = vkl_fail(err, VKLLM_ERROR_IO, "cannot finish %s: %s", path, strerror(errno));
+    if (status == VKLLM_OK && rename(temporary, path) != 0)
+        status = vkl_fail(err, VKLLM_ERROR_IO, "cannot rename %s to %s: %s", temporary, path,
+                          strerror(errno));
     free(s.row);
     free(s.encoded);
-
-    /* A partial file would look like a model to the next reader. */
     if (status != VKLLM_OK)
-        unlink(path);
+        unlink(temporary);
     return status;
 }

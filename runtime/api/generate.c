@@ -51,14 +51,22 @@ static void emit(generation *g, int32_t id)
     g->emitted++;
 }
 
+/* BOS (when the vocabulary has one) and the prompt, as ids. The count comes
+ * first: byte fallback can make several tokens of one byte. */
 static vkllm_status encode_prompt(generation *g, const char *prompt, int32_t **ids, size_t *count)
 {
     size_t len = strlen(prompt);
-    size_t capacity = len + 3;      /* BOS, the leading space, then at most a token a byte */
-    *ids = malloc(capacity * sizeof **ids);
+    bool bos = vkl_tokenizer_bos(g->tok) >= 0;
+    *ids = NULL;
+    if (!bos && len == 0)
+        return vkl_fail(&g->s->error, VKLLM_ERROR_INVALID_ARGUMENT,
+                        "this tokenizer has no BOS token to start from: give a prompt");
+
+    vkl_tokenizer_encode(g->tok, prompt, len, bos, NULL, 0, count, NULL);
+    *ids = malloc((*count + 1) * sizeof **ids);
     if (*ids == NULL)
         return vkl_fail(&g->s->error, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory");
-    return vkl_tokenizer_encode(g->tok, prompt, len, true, *ids, capacity, count, &g->s->error);
+    return vkl_tokenizer_encode(g->tok, prompt, len, bos, *ids, *count, count, &g->s->error);
 }
 
 /* Evaluates BOS and the prompt, and emits the prompt's tokens. */
@@ -67,9 +75,12 @@ static vkllm_status run_prompt(generation *g, const char *prompt, vkllm_generate
     int32_t *ids;
     size_t count = 0;
     vkllm_status status = encode_prompt(g, prompt, &ids, &count);
+    if (status == VKLLM_OK && count == 0)
+        status = vkl_fail(&g->s->error, VKLLM_ERROR_INVALID_ARGUMENT,
+                          "the prompt encodes to no tokens with this tokenizer");
     if (status == VKLLM_OK && count > (size_t)vkllm_session_context_length(g->s))
         status = vkl_fail(&g->s->error, VKLLM_ERROR_CONTEXT_FULL,
-                          "the prompt is %zu tokens with BOS; the context holds %d",
+                          "the prompt is %zu tokens; the context holds %d",
                           count, vkllm_session_context_length(g->s));
 
     double start = now_seconds();
@@ -78,7 +89,8 @@ static vkllm_status run_prompt(generation *g, const char *prompt, vkllm_generate
     stats->prompt_seconds = now_seconds() - start;
     stats->prompt_tokens = (int32_t)count;
 
-    for (size_t i = 1; status == VKLLM_OK && i < count && g->emitted < g->limit; i++)
+    size_t first = vkl_tokenizer_bos(g->tok) >= 0 ? 1 : 0;     /* BOS is not text */
+    for (size_t i = first; status == VKLLM_OK && i < count && g->emitted < g->limit; i++)
         emit(g, ids[i]);
     free(ids);
     return status;

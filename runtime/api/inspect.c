@@ -10,6 +10,22 @@
 
 #define ARRAY_PREVIEW 8
 
+/* Copies file text for display: printable ASCII as it is, every other byte
+ * as \xHH, so that neither a terminal nor a JSON printer sees raw bytes. */
+static int escape_text(const char *text, uint64_t len, char *out, size_t size)
+{
+    size_t used = 0;
+    for (uint64_t i = 0; i < len && used + 5 < size; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c < 0x7f)
+            out[used++] = (char)c;
+        else
+            used += (size_t)snprintf(out + used, size - used, "\\x%02x", c);
+    }
+    out[used] = '\0';
+    return (int)used;
+}
+
 static void format_scalar(const vkl_gguf_kv *kv, char *out, size_t size)
 {
     switch (kv->type) {
@@ -24,8 +40,8 @@ static void format_scalar(const vkl_gguf_kv *kv, char *out, size_t size)
         snprintf(out, size, "%" PRId64, kv->value.i64);
         break;
     case VKL_GGUF_STRING:
-        snprintf(out, size, "%.*s", (int)(kv->value.str.len < 200 ? kv->value.str.len : 200),
-                 kv->value.str.data);
+        escape_text(kv->value.str.data, kv->value.str.len < 200 ? kv->value.str.len : 200,
+                    out, size);
         break;
     default:
         snprintf(out, size, "%" PRIu64, kv->value.u64);
@@ -41,8 +57,9 @@ static void format_array(const vkl_gguf_array *arr, char *out, size_t size)
     for (uint64_t i = 0; arr->type == VKL_GGUF_STRING && i < arr->count && i < ARRAY_PREVIEW;
          i++) {
         const vkl_gguf_string *s = &arr->strings[i];
-        used += snprintf(out + used, size - (size_t)used, "%s'%.*s'", i ? ", " : ": ",
-                         (int)(s->len < 24 ? s->len : 24), s->data);
+        char piece[128];
+        escape_text(s->data, s->len < 24 ? s->len : 24, piece, sizeof piece);
+        used += snprintf(out + used, size - (size_t)used, "%s'%s'", i ? ", " : ": ", piece);
         if ((size_t)used >= size)
             return;
     }
@@ -54,8 +71,7 @@ static void report_gguf_metadata(const vkl_gguf *g, const vkllm_inspect_callback
     for (uint64_t i = 0; i < g->kv_count; i++) {
         const vkl_gguf_kv *kv = &g->kvs[i];
         char key[256], value[512];
-        snprintf(key, sizeof key, "%.*s", (int)(kv->key.len < 255 ? kv->key.len : 255),
-                 kv->key.data);
+        escape_text(kv->key.data, kv->key.len < 60 ? kv->key.len : 60, key, sizeof key);
         if (kv->type == VKL_GGUF_ARRAY)
             format_array(&kv->value.arr, value, sizeof value);
         else

@@ -28,6 +28,17 @@ static vkllm_status choose_device(vkllm_runtime *rt, int32_t requested, uint32_t
     return VKLLM_OK;
 }
 
+/* Every id a tokenizer can produce must have a row in the model. */
+static vkllm_status check_fits_model(const vkl_tokenizer *tok, int32_t model_vocab,
+                                     const char *what, vkl_error *err)
+{
+    int32_t size = vkl_tokenizer_vocab_size(tok);
+    if (size > model_vocab)
+        return vkl_fail(err, VKLLM_ERROR_BAD_TOKENIZER,
+                        "%s has %d tokens, more than the model's %d", what, size, model_vocab);
+    return VKLLM_OK;
+}
+
 /* A GGUF file's own tokenizer stays with the model after the file closes. */
 static vkllm_status keep_vocabulary(const vkl_model_file *file, vkllm_model *model,
                                     vkl_error *err)
@@ -38,8 +49,11 @@ static vkllm_status keep_vocabulary(const vkl_model_file *file, vkllm_model *mod
     if (model->vocab == NULL)
         return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory");
     vkllm_status status = vkl_gguf_vocab_load(file->gguf, &model->vocab->impl, err);
+    if (status == VKLLM_OK)
+        status = check_fits_model(model->vocab->impl, file->config.vocab_size,
+                                  "the file's vocabulary", err);
     if (status != VKLLM_OK) {
-        free(model->vocab);
+        vkllm_tokenizer_destroy(model->vocab);
         model->vocab = NULL;
     }
     return status;
@@ -146,13 +160,10 @@ vkllm_status vkllm_tokenizer_load(vkllm_runtime *rt, const char *path, const vkl
     vkl_error err = {0};
     int32_t vocab_size = model != NULL ? model->weights.config.vocab_size : 0;
     vkllm_status status = vkl_tokenizer_open(path, vocab_size, &tok->impl, &err);
-    if (status == VKLLM_OK && model != NULL &&
-        vkl_tokenizer_vocab_size(tok->impl) > model->weights.config.vocab_size) {
-        status = vkl_fail(&err, VKLLM_ERROR_BAD_TOKENIZER,
-                          "%s has %d tokens, more than the model's %d", path,
-                          vkl_tokenizer_vocab_size(tok->impl),
-                          model->weights.config.vocab_size);
-        vkl_tokenizer_free(tok->impl);
+    if (status == VKLLM_OK && model != NULL) {
+        status = check_fits_model(tok->impl, model->weights.config.vocab_size, path, &err);
+        if (status != VKLLM_OK)
+            vkl_tokenizer_free(tok->impl);
     }
     if (status != VKLLM_OK) {
         free(tok);

@@ -64,12 +64,21 @@ static bool arch_f32(const loader *ld, const char *suffix, float *out)
     return vkl_gguf_get_f32(ld->g, key, out);
 }
 
+static bool arch_has(const loader *ld, const char *suffix)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", ld->arch->name, suffix);
+    return vkl_gguf_find(ld->g, key) != NULL;
+}
+
 static vkllm_status require_u32(const loader *ld, const char *suffix, uint32_t max,
                                 int32_t *out)
 {
     uint32_t value;
     if (!arch_u32(ld, suffix, &value))
-        return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL, "%s: no %s.%s in the metadata",
+        return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL, arch_has(ld, suffix)
+                            ? "%s: %s.%s is not a whole number that fits 32 bits"
+                            : "%s: no %s.%s in the metadata",
                         ld->path, ld->arch->name, suffix);
     if (value == 0 || value > max)
         return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL, "%s: %s.%s is %u, outside 1 .. %u",
@@ -89,10 +98,13 @@ static vkllm_status read_shape(const loader *ld, vkl_llama_config *c)
     if (s != VKLLM_OK)
         return s;
 
-    uint32_t kv_heads = (uint32_t)c->n_heads;
-    arch_u32(ld, "attention.head_count_kv", &kv_heads);
-    c->n_kv_heads = (int32_t)kv_heads;
-    if (kv_heads == 0 || c->n_heads % c->n_kv_heads != 0 || c->dim % c->n_heads != 0)
+    /* Without a key/value head count, every head has its own. */
+    c->n_kv_heads = c->n_heads;
+    if (arch_has(ld, "attention.head_count_kv"))
+        s = require_u32(ld, "attention.head_count_kv", 4096, &c->n_kv_heads);
+    if (s != VKLLM_OK)
+        return s;
+    if (c->n_heads % c->n_kv_heads != 0 || c->dim % c->n_heads != 0)
         return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL,
                         "%s: %d heads with %d key/value heads do not divide a width of %d",
                         ld->path, c->n_heads, c->n_kv_heads, c->dim);
@@ -119,10 +131,14 @@ static vkllm_status read_config(loader *ld)
     const char *eps_key = c->norm == VKL_NORM_RMS ? "attention.layer_norm_rms_epsilon"
                                                   : "attention.layer_norm_epsilon";
     c->norm_eps = 1e-5f;
-    arch_f32(ld, eps_key, &c->norm_eps);
     c->rope_theta = 10000.0f;   /* the default when the file has no rope.freq_base */
-    arch_f32(ld, "rope.freq_base", &c->rope_theta);
-    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f) || !(c->rope_theta > 1.0f))
+    if ((arch_has(ld, eps_key) && !arch_f32(ld, eps_key, &c->norm_eps)) ||
+        (arch_has(ld, "rope.freq_base") && !arch_f32(ld, "rope.freq_base", &c->rope_theta)))
+        return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL,
+                        "%s: the epsilon or rotary base in the metadata is not a number",
+                        ld->path);
+    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f) ||
+        !(c->rope_theta > 1.0f && c->rope_theta < 1e12f))
         return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL,
                         "%s: epsilon %g or rotary base %g is out of range", ld->path,
                         c->norm_eps, c->rope_theta);
@@ -347,6 +363,18 @@ static vkllm_status read_vocab_size(loader *ld)
     return VKLLM_OK;
 }
 
+/* A file with more blocks than its metadata says is not what it claims. */
+static vkllm_status check_no_extra_layer(const loader *ld)
+{
+    char name[96];
+    snprintf(name, sizeof name, "blk.%d.attn_norm.weight", ld->file->config.n_layers);
+    if (vkl_gguf_find_tensor(ld->g, name) != NULL)
+        return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL,
+                        "%s: the file has a tensor %s past the %d blocks its metadata names",
+                        ld->path, name, ld->file->config.n_layers);
+    return VKLLM_OK;
+}
+
 static vkllm_status take_weights(loader *ld)
 {
     vkl_llama_config *c = &ld->file->config;
@@ -390,6 +418,8 @@ static vkllm_status load(loader *ld)
     vkllm_status status = read_config(ld);
     if (status == VKLLM_OK)
         status = read_vocab_size(ld);
+    if (status == VKLLM_OK)
+        status = check_no_extra_layer(ld);
     if (status == VKLLM_OK)
         status = take_weights(ld);
     return status;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -104,9 +105,13 @@ static bool shard_open(const hf_shards *shards, const char *name)
 static vkllm_status open_weights(hf_loader *ld)
 {
     cJSON *index = NULL;
-    vkl_error ignored;
-    if (read_json(ld->folder, "model.safetensors.index.json", &index, &ignored) != VKLLM_OK)
+    char index_path[4096];
+    snprintf(index_path, sizeof index_path, "%s/model.safetensors.index.json", ld->folder);
+    if (access(index_path, F_OK) != 0)
         return open_shard(ld, "model.safetensors");
+    vkllm_status read = read_json(ld->folder, "model.safetensors.index.json", &index, ld->err);
+    if (read != VKLLM_OK)
+        return read;
 
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(index, "weight_map");
     const cJSON *entry;
@@ -140,20 +145,35 @@ static const vkl_st_tensor *find_tensor(const hf_loader *ld, const char *name)
 /* ------------------------------------------------------------------------ */
 /* config.json                                                               */
 
+/* A whole number from 1 to 2^24; false when absent or anything else. */
 static bool json_int(const cJSON *config, const char *key, int32_t *out)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(config, key);
-    if (!cJSON_IsNumber(item) || item->valuedouble < 1 || item->valuedouble > (1 << 24))
+    if (!cJSON_IsNumber(item) || item->valuedouble < 1 || item->valuedouble > (1 << 24) ||
+        item->valuedouble != (double)(int32_t)item->valuedouble)
         return false;
     *out = (int32_t)item->valuedouble;
     return true;
 }
 
-static void json_float(const cJSON *config, const char *key, float *out)
+/* A number, when the key is there; false when it is there but not one. */
+static bool json_float(const cJSON *config, const char *key, float *out)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(config, key);
-    if (cJSON_IsNumber(item))
-        *out = (float)item->valuedouble;
+    if (item == NULL || cJSON_IsNull(item))
+        return true;
+    if (!cJSON_IsNumber(item))
+        return false;
+    *out = (float)item->valuedouble;
+    return true;
+}
+
+/* An optional whole number: absent or null keeps *out; anything but a
+ * whole number from 1 to 2^24 is refused. */
+static bool json_optional_int(const cJSON *config, const char *key, int32_t *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(config, key);
+    return item == NULL || cJSON_IsNull(item) || json_int(config, key, out);
 }
 
 /* The config keys of the two families, in the same order. */
@@ -175,9 +195,16 @@ static vkllm_status read_sizes(hf_loader *ld, const cJSON *config, vkl_llama_con
     }
 
     c->n_kv_heads = c->n_heads;
-    json_int(config, "num_key_value_heads", &c->n_kv_heads);
     c->hidden_dim = 4 * c->dim;     /* GPT-2's n_inner: null means four times the width */
-    json_int(config, ld->gpt2 ? "n_inner" : "intermediate_size", &c->hidden_dim);
+    const char *hidden_key = ld->gpt2 ? "n_inner" : "intermediate_size";
+    if (!json_optional_int(config, "num_key_value_heads", &c->n_kv_heads) ||
+        !json_optional_int(config, hidden_key, &c->hidden_dim))
+        return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL,
+                        "%s/config.json: num_key_value_heads or %s is not a usable number",
+                        ld->folder, hidden_key);
+    if (c->n_layers > 4096)
+        return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL, "%s/config.json: %d layers is absurd",
+                        ld->folder, c->n_layers);
     if (c->n_heads % c->n_kv_heads != 0 || c->dim % c->n_heads != 0 ||
         (c->dim / c->n_heads) % 2 != 0)
         return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL,
@@ -205,9 +232,14 @@ static vkllm_status read_config(hf_loader *ld, const cJSON *config)
     c->ffn = ld->gpt2 ? VKL_FFN_GELU : VKL_FFN_SWIGLU;
     c->rope = ld->gpt2 ? VKL_ROPE_NONE : VKL_ROPE_NEOX;
     c->norm_eps = 1e-5f;
-    json_float(config, ld->gpt2 ? "layer_norm_epsilon" : "rms_norm_eps", &c->norm_eps);
     c->rope_theta = 10000.0f;
-    json_float(config, "rope_theta", &c->rope_theta);
+    if (!json_float(config, ld->gpt2 ? "layer_norm_epsilon" : "rms_norm_eps", &c->norm_eps) ||
+        !json_float(config, "rope_theta", &c->rope_theta) ||
+        !(c->norm_eps > 0.0f && c->norm_eps < 1.0f) ||
+        !(c->rope_theta > 1.0f && c->rope_theta < 1e12f))
+        return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL,
+                        "%s/config.json: the norm epsilon or rope_theta is out of range",
+                        ld->folder);
     return read_sizes(ld, config, c);
 }
 
@@ -436,6 +468,20 @@ static void choose_prefix(hf_loader *ld)
         ld->prefix = "transformer.";
 }
 
+/* A folder with more layers than config.json says is not what it claims. */
+static vkllm_status check_no_extra_layer(const hf_loader *ld)
+{
+    char name[128];
+    snprintf(name, sizeof name, ld->gpt2 ? "%sh.%d.ln_1.weight"
+                                         : "%slayers.%d.input_layernorm.weight",
+             ld->prefix, ld->file->config.n_layers);
+    if (find_tensor(ld, name) != NULL)
+        return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL,
+                        "%s: tensor %s lies past the %d layers config.json names", ld->folder,
+                        name, ld->file->config.n_layers);
+    return VKLLM_OK;
+}
+
 static vkllm_status take_weights(hf_loader *ld)
 {
     vkl_llama_weights *w = &ld->file->weights;
@@ -445,7 +491,9 @@ static vkllm_status take_weights(hf_loader *ld)
         return vkl_fail(ld->err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory");
 
     choose_prefix(ld);
-    vkllm_status s = take_ends(ld);
+    vkllm_status s = check_no_extra_layer(ld);
+    if (s == VKLLM_OK)
+        s = take_ends(ld);
     for (int l = 0; s == VKLLM_OK && l < n_layers; l++)
         s = ld->gpt2 ? take_gpt2_layer(ld, l, &w->layers[l])
                      : take_llama_layer(ld, l, &w->layers[l]);

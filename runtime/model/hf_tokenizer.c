@@ -482,6 +482,11 @@ vkllm_status vkl_hf_tokenizer_parse(const char *json, size_t len, vkl_tokenizer 
         return vkl_fail(err, VKLLM_ERROR_INVALID_ARGUMENT, "JSON text or output is NULL");
     *out = NULL;
 
+    /* Editors on some systems start UTF-8 files with a byte order mark. */
+    if (json != NULL && len >= 3 && memcmp(json, "\xEF\xBB\xBF", 3) == 0) {
+        json += 3;
+        len -= 3;
+    }
     cJSON *root = NULL;
     hf_vocab hf = { .source = { .bos = -1, .eos = -1, .unk = -1 } };
     vkllm_status status = parse_root(json == NULL ? "" : json, len, &root, err);

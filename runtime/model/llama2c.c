@@ -49,14 +49,16 @@ static vkllm_status check_header_field(const char *path, int field, int32_t valu
     int64_t magnitude = field == HEADER_VOCAB_SIZE ? llabs((long long)value) : value;
 
     if (magnitude <= 0)
-        return vkl_fail(err, VKLLM_ERROR_BAD_MODEL, "%s: header field %s is %d; it must be %s",
+        return vkl_fail(err, VKLLM_ERROR_BAD_MODEL,
+                        "%s: header field %s is %d; it must be %s (is this a llama2.c "
+                        "checkpoint, a GGUF file or a Hugging Face folder?)",
                         path, header_field_names[field], (int)value,
                         field == HEADER_VOCAB_SIZE ? "non-zero" : "positive");
 
     if (magnitude > MAX_EXTENT)
         return vkl_fail(err, VKLLM_ERROR_BAD_MODEL,
                         "%s: header field %s is %d, out of range (this reader accepts "
-                        "at most %d)",
+                        "at most %d; is this a llama2.c checkpoint?)",
                         path, header_field_names[field], (int)value, MAX_EXTENT);
     return VKLLM_OK;
 }

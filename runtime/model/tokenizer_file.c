@@ -14,7 +14,8 @@ static bool is_folder(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* The first non-blank byte of a regular file, or 0. */
+/* The first bytes of a regular file (for the GGUF magic) and its first
+ * byte that is not a byte order mark or blank (for JSON), or 0. */
 static int first_byte(const char *path, char magic[4])
 {
     struct stat st;
@@ -23,13 +24,16 @@ static int first_byte(const char *path, char magic[4])
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return 0;
-    size_t got = fread(magic, 1, 4, f);
+    char head[64];
+    size_t got = fread(head, 1, sizeof head, f);
     fclose(f);
-    size_t i = 0;
-    while (i < got && (magic[i] == ' ' || magic[i] == '\n' || magic[i] == '\r' ||
-                       magic[i] == '\t'))
+    memcpy(magic, head, got < 4 ? got : 4);
+
+    size_t i = got >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    while (i < got && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' ||
+                       head[i] == '\t'))
         i++;
-    return i < got ? (unsigned char)magic[i] : 0;
+    return i < got ? (unsigned char)head[i] : 0;
 }
 
 static vkllm_status open_gguf_vocab(const char *path, vkl_tokenizer **out, vkl_error *err)
