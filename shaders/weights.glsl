@@ -68,9 +68,15 @@ void weight_group(uint row, uint g, uint row_len, out float v[WEIGHT_GROUP])
     v[0] = weight(row, g, row_len);
 }
 
-// Plain rows may be any length, so each element is checked.
+// Plain rows may be any length, so each element is checked; F16 quads that
+// start on a whole word (every quad of an even-length row) take two loads.
 vec4 weight_quad(uint row, uint col, uint row_len)
 {
+#if defined(WEIGHT_F16)
+    uint first = row * row_len + col;
+    if ((first & 1u) == 0u && col + 4u <= row_len)
+        return vec4(unpackHalf2x16(w[first >> 1]), unpackHalf2x16(w[(first >> 1) + 1u]));
+#endif
     vec4 v = vec4(0.0);
     for (uint i = 0u; i < 4u && col + i < row_len; i++)
         v[i] = weight(row, col + i, row_len);

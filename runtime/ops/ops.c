@@ -34,6 +34,10 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
     ops->row_wg = ops->wg;
     if (info->type == VKLLM_DEVICE_CPU && info->subgroup_size > 0 && info->subgroup_size < ops->wg)
         ops->row_wg = floor_pow2(info->subgroup_size);
+    /* On a CPU device the matrix-vector product gives each lane a whole row,
+     * four subgroups' worth of rows to a workgroup. */
+    if (info->type == VKLLM_DEVICE_CPU)
+        ops->rows_per_workgroup = ops->row_wg * 4 < ops->wg ? ops->row_wg * 4 : ops->wg;
     /* matmul: TILE^2 invocations and two TILE x (4 TILE + 1) float tiles. */
     ops->tile = 16;
     while (ops->tile > 1 && (ops->tile * ops->tile > info->max_workgroup_invocations ||
@@ -71,6 +75,7 @@ static void dispatch_1d(vkl_ops *ops, vkl_shader_id shader, uint32_t wg,
 typedef struct weight_kernels {
     vkl_dtype type;
     vkl_shader_id matvec;
+    vkl_shader_id matvec_rows;
     vkl_shader_id matmul;
     vkl_shader_id embed;
     vkl_shader_id add_positions;
@@ -78,8 +83,8 @@ typedef struct weight_kernels {
 
 /* cmake/shaders.cmake names each variant <kernel>_<type>. */
 #define WEIGHT_KERNELS(T)                                                                 \
-    {VKL_DTYPE_##T, VKL_SHADER_MATVEC_##T, VKL_SHADER_MATMUL_##T, VKL_SHADER_EMBED_##T,     \
-     VKL_SHADER_ADD_POSITIONS_##T}
+    {VKL_DTYPE_##T, VKL_SHADER_MATVEC_##T, VKL_SHADER_MATVEC_ROWS_##T, VKL_SHADER_MATMUL_##T, \
+     VKL_SHADER_EMBED_##T, VKL_SHADER_ADD_POSITIONS_##T}
 
 static const weight_kernels weight_kernel_table[] = {
     WEIGHT_KERNELS(F32),
@@ -162,8 +167,12 @@ void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
         const vkl_tensor_piece *piece = &w->pieces[i];
         matvec_push push = {w->cols, piece->rows, piece->row0, last_row};
         vkl_buffer_view bindings[] = {piece->view, *x, *y};
-        dispatch_1d(ops, kernels->matvec, ops->row_wg, bindings, 3, &push, sizeof push,
-                    piece->rows);
+        if (ops->rows_per_workgroup > 0)
+            dispatch_1d(ops, kernels->matvec_rows, ops->rows_per_workgroup, bindings, 3, &push,
+                        sizeof push, div_up(piece->rows, ops->rows_per_workgroup));
+        else
+            dispatch_1d(ops, kernels->matvec, ops->row_wg, bindings, 3, &push, sizeof push,
+                        piece->rows);
     }
 }
 

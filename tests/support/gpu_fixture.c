@@ -80,8 +80,10 @@ void op_run_begin(op_run *run, gpu_fixture *fx, uint32_t batch, uint32_t pos0, u
 
     vkl_recorder_begin(&run->rec, dev, run->cmd, &run->pools, &run->err);
     vkl_ops_init(&run->ops, &run->rec, &run->step, batch);
-    if (fx->wide_rows)
+    if (fx->wide_rows) {
         run->ops.row_wg = run->ops.wg;
+        run->ops.rows_per_workgroup = 0;
+    }
 }
 
 static vkl_buffer_view upload_bytes(op_run *run, const void *data, size_t bytes)

@@ -11,7 +11,8 @@ typedef struct gpu_fixture {
     vkllm_runtime *rt;
     vkl_gpu_device *dev;
     int validation_messages;
-    bool wide_rows;     /* record row kernels with the GPU's wide workgroups */
+    bool wide_rows;     /* record row kernels with the GPU's layout: wide workgroups,
+                           one matrix-vector row per workgroup */
 } gpu_fixture;
 
 /* Opens the default device with validation; false (and a message) if none. */
