@@ -77,6 +77,7 @@ typedef struct weight_kernels {
     vkl_shader_id matvec;
     vkl_shader_id matvec_rows;
     vkl_shader_id matmul;
+    vkl_shader_id matmul_rows;
     vkl_shader_id embed;
     vkl_shader_id add_positions;
 } weight_kernels;
@@ -84,7 +85,7 @@ typedef struct weight_kernels {
 /* cmake/shaders.cmake names each variant <kernel>_<type>. */
 #define WEIGHT_KERNELS(T)                                                                 \
     {VKL_DTYPE_##T, VKL_SHADER_MATVEC_##T, VKL_SHADER_MATVEC_ROWS_##T, VKL_SHADER_MATMUL_##T, \
-     VKL_SHADER_EMBED_##T, VKL_SHADER_ADD_POSITIONS_##T}
+     VKL_SHADER_MATMUL_ROWS_##T, VKL_SHADER_EMBED_##T, VKL_SHADER_ADD_POSITIONS_##T}
 
 static const weight_kernels weight_kernel_table[] = {
     WEIGHT_KERNELS(F32),
@@ -190,6 +191,12 @@ void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
         matmul_push push = {w->cols, piece->rows, w->rows, piece->row0};
+        vkl_buffer_view bindings[] = {piece->view, *x, *y};
+        if (ops->rows_per_workgroup > 0) {
+            dispatch_1d(ops, kernels->matmul_rows, ops->rows_per_workgroup, bindings, 3, &push,
+                        sizeof push, div_up(piece->rows, ops->rows_per_workgroup));
+            continue;
+        }
         vkl_dispatch d = {
             .shader = kernels->matmul,
             .spec = {ops->tile, ops->tile},

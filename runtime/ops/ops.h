@@ -42,9 +42,9 @@ typedef struct vkl_ops {
     uint32_t batch;                 /* most tokens one replay processes */
     uint32_t wg;                    /* elementwise workgroup size, a power of two */
     uint32_t row_wg;                /* workgroup size of kernels that reduce a row */
-    uint32_t rows_per_workgroup;    /* matrix-vector: rows a workgroup takes, one per
-                                       invocation (CPU devices); 0: one row per
-                                       workgroup, reduced across it (GPUs) */
+    uint32_t rows_per_workgroup;    /* weight rows a workgroup takes, one per invocation,
+                                       in matrix products (CPU devices); 0: the GPU
+                                       layouts (reduction, shared-memory tiles) */
     uint32_t tile;                  /* matmul tile edge */
 } vkl_ops;
 
