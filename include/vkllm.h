@@ -172,6 +172,7 @@ typedef struct vkllm_device_info {
     uint64_t max_allocation_size;
     uint32_t min_storage_offset_alignment;
     uint32_t max_push_constants;
+    float timestamp_period;          /* nanoseconds per timestamp tick */
     bool shader_float16;
     bool storage_16bit;
     uint32_t heap_count;
@@ -364,6 +365,29 @@ VKLLM_API vkllm_status vkllm_generate(vkllm_session *s, const vkllm_tokenizer *t
                                       const char *prompt,
                                       const vkllm_generate_options *options,
                                       vkllm_generate_stats *stats);
+
+/* ------------------------------------------------------------------------ */
+/* Kernel timings                                                            */
+
+typedef struct vkllm_op_timing {
+    const char *op;               /* "matvec", "matmul", "rmsnorm", ... */
+    const char *type;             /* weight type, or "F32" */
+    uint32_t rows;                /* output rows (weight rows for products) */
+    uint32_t cols;                /* weights per row, or row length */
+    uint32_t tokens;
+    double seconds;               /* one dispatch, the median of the repetitions */
+    double gflops;                /* arithmetic rate */
+    double gbytes;                /* memory rate: every byte read and written once */
+} vkllm_op_timing;
+
+typedef void (*vkllm_op_timing_fn)(const vkllm_op_timing *timing, void *user);
+
+/* Times each kernel at model-like shapes (TinyLlama's, and attention over a
+ * 512-position context) on a device (-1: the default) with timestamp
+ * queries, calling on_timing for each. Weights are zeros: the time of a
+ * kernel does not depend on the values. */
+VKLLM_API vkllm_status vkllm_bench_ops(vkllm_runtime *rt, int32_t device,
+                                       vkllm_op_timing_fn on_timing, void *user);
 
 #ifdef __cplusplus
 }

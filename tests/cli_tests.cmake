@@ -72,3 +72,4 @@ vkllm_cli_test(cli_inspect_truncated ON "cannot inspect: .*tok512.bin" "" ""
                inspect ${models}/stories260K/tok512.bin)
 vkllm_cli_test(cli_bench OFF "" "" "" bench -m ${models}/stories260K/stories260K.gguf -p 16 -n 8
                -r 2 -b 8 --json)
+vkllm_cli_test(cli_bench_ops OFF "" "" "" bench-ops --json)

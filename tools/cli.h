@@ -29,5 +29,6 @@ int cli_devices(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_bench_ops(int argc, char **argv);
 
 #endif

@@ -220,3 +220,76 @@ int cli_bench(int argc, char **argv)
     vkllm_runtime_destroy(st.rt);
     return code;
 }
+
+/* ------------------------------------------------------------------------ */
+/* vkllm bench-ops                                                           */
+
+typedef struct ops_listing {
+    bool json;
+    cJSON *list;
+} ops_listing;
+
+static void on_timing(const vkllm_op_timing *t, void *user)
+{
+    ops_listing *l = user;
+    if (!l->json) {
+        printf("| %s | %s | %u x %u | %u | %.1f | %.2f | %.2f |\n", t->op, t->type, t->rows,
+               t->cols, t->tokens, t->seconds * 1e6, t->gflops, t->gbytes);
+        fflush(stdout);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "op", t->op);
+    cJSON_AddStringToObject(o, "type", t->type);
+    cJSON_AddNumberToObject(o, "rows", t->rows);
+    cJSON_AddNumberToObject(o, "cols", t->cols);
+    cJSON_AddNumberToObject(o, "tokens", t->tokens);
+    cJSON_AddNumberToObject(o, "seconds", t->seconds);
+    cJSON_AddNumberToObject(o, "gflops", t->gflops);
+    cJSON_AddNumberToObject(o, "gbytes_per_second", t->gbytes);
+    cJSON_AddItemToArray(l->list, o);
+}
+
+int cli_bench_ops(int argc, char **argv)
+{
+    const char *device = NULL;
+    ops_listing l = {.json = false};
+    cli_args args;
+    const char *arg;
+    cli_args_init(&args, argc, argv, 2);
+    while (cli_next(&args, &arg)) {
+        if (!strcmp(arg, "--json"))
+            l.json = true;
+        else if (!strcmp(arg, "--device"))
+            device = cli_value(&args, arg);
+        else
+            cli_fail(&args, "unknown option '%s' (see 'vkllm --help')", arg);
+    }
+    if (args.error != NULL)
+        return cli_report("bench-ops", args.error);
+
+    vkllm_runtime *rt;
+    uint32_t index = 0;
+    if (cli_open_runtime(false, false, &rt) != VKLLM_OK) {
+        int code = cli_report("cannot start Vulkan", vkllm_runtime_error(rt));
+        vkllm_runtime_destroy(rt);
+        return code;
+    }
+    int code = 0;
+    if (device != NULL && vkllm_runtime_find_device(rt, device, &index) != VKLLM_OK)
+        code = cli_report("bad --device", vkllm_runtime_error(rt));
+    l.list = cJSON_CreateArray();
+    if (code == 0 && !l.json)
+        printf("| op | weights | rows x cols | tokens | time (us) | GFLOP/s | GB/s |\n"
+               "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    if (code == 0 && vkllm_bench_ops(rt, device ? (int32_t)index : -1, on_timing, &l) != VKLLM_OK)
+        code = cli_report("bench-ops", vkllm_runtime_error(rt));
+    if (code == 0 && l.json) {
+        char *text = cJSON_Print(l.list);
+        puts(text);
+        cJSON_free(text);
+    }
+    cJSON_Delete(l.list);
+    vkllm_runtime_destroy(rt);
+    return code;
+}

@@ -14,6 +14,7 @@ static const char usage[] =
     "                                                      the tokens of a text\n"
     "       vkllm bench -m MODEL [-p 512] [-n 128] [-r 3] [-b 512] [--json]\n"
     "                                                      prompt and generation speed\n"
+    "       vkllm bench-ops [--device D] [--json]          each kernel's speed\n"
     "\n"
     "MODEL is a llama2.c checkpoint, a GGUF file or a Hugging Face folder;\n"
     "TOKENIZER a llama2.c tokenizer, a GGUF file or a tokenizer.json. A GGUF\n"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
         return cli_tokenize(argc, argv);
     if (!strcmp(argv[1], "bench"))
         return cli_bench(argc, argv);
+    if (!strcmp(argv[1], "bench-ops"))
+        return cli_bench_ops(argc, argv);
     fprintf(stderr, "vkllm: unknown command '%s'\n\n%s", argv[1], usage);
     return 2;
 }

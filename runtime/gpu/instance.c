@@ -149,6 +149,7 @@ static void copy_limits(vkllm_device_info *info, const VkPhysicalDeviceLimits *l
     info->max_storage_buffer_range = limits->maxStorageBufferRange;
     info->min_storage_offset_alignment = (uint32_t)limits->minStorageBufferOffsetAlignment;
     info->max_push_constants = limits->maxPushConstantsSize;
+    info->timestamp_period = limits->timestampPeriod;
 }
 
 static void copy_heaps(vkllm_device_info *info, VkPhysicalDevice physical)

@@ -156,6 +156,13 @@ void vkl_record_readback(vkl_recorder *rec, const vkl_buffer_view *src,
                                  VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &after, 0, NULL, 0, NULL);
 }
 
+void vkl_record_timestamp(vkl_recorder *rec, VkQueryPool pool, uint32_t index)
+{
+    if (rec->status == VKLLM_OK)
+        rec->dev->vk.vkCmdWriteTimestamp(rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, pool,
+                                         index);
+}
+
 vkllm_status vkl_recorder_end(vkl_recorder *rec)
 {
     VkResult result = rec->dev->vk.vkEndCommandBuffer(rec->cmd);

@@ -45,6 +45,9 @@ void vkl_record_readback(vkl_recorder *rec, const vkl_buffer_view *src,
                          const vkl_buffer_view *dst, VkDeviceSize size);
 vkllm_status vkl_recorder_end(vkl_recorder *rec);
 
+/* Writes timestamp `index` of pool once all earlier work has finished. */
+void vkl_record_timestamp(vkl_recorder *rec, VkQueryPool pool, uint32_t index);
+
 /* Splits a count of workgroups over x and y when it exceeds the device's
  * x limit; shaders rebuild the linear index and skip the excess. */
 void vkl_groups_2d(const vkl_gpu_device *dev, uint32_t total, uint32_t groups[3]);
