@@ -242,6 +242,23 @@ static void test_tokenizer_without_bos(void)
     unlink(path);
 }
 
+static void count_timing(const vkllm_op_timing *t, void *user)
+{
+    int *count = user;
+    CHECK_MSG(t->seconds > 0 && t->gflops > 0 && t->gbytes > 0, "%s %s", t->op, t->type);
+    ++*count;
+}
+
+/* Kernel timings come back for every case, positive, with validation on. */
+static void test_bench_ops(void)
+{
+    int count = 0;
+    CHECK_MSG(vkllm_bench_ops(fx.rt, -1, count_timing, &count) == VKLLM_OK, "%s",
+              vkllm_runtime_error(fx.rt));
+    CHECK(count == 10);
+    CHECK(vkllm_bench_ops(fx.rt, 99, count_timing, &count) == VKLLM_ERROR_INVALID_ARGUMENT);
+}
+
 /* Names of the files in a folder that start with prefix; returns how many. */
 static int count_files(const char *folder, const char *prefix, char *last, size_t size)
 {
@@ -307,6 +324,7 @@ int main(void)
     RUN(test_log_callback);
     RUN(test_pipeline_cache_on_disk);
     RUN(test_tokenizer_without_bos);
+    RUN(test_bench_ops);
     gpu_fixture_close(&fx);
 
     const char *names[] = {"truncated.bin", "wrong_header.bin", "empty.bin", "bad_tok.bin"};
