@@ -106,14 +106,6 @@ static void test_capacity_too_small(void)
     vkl_tokenizer_free(tok);
 }
 
-typedef struct text_case {
-    const char *name;
-    const char *bytes;
-    size_t len;
-} text_case;
-
-#define TEXT_CASE(name, literal) { name, literal, sizeof literal - 1 }
-
 static const text_case ROUND_TRIP_CASES[] = {
     TEXT_CASE("ascii", "Once upon a time, there was a little girl named Lily."),
     TEXT_CASE("newlines", "one\ntwo\n\nthree\n"),

@@ -229,14 +229,6 @@ static void test_stories_gguf_decodes_reference(void)
 /* ------------------------------------------------------------------------ */
 /* Tricky texts                                                               */
 
-typedef struct text_case {
-    const char *name;
-    const char *bytes;
-    size_t len;
-} text_case;
-
-#define TEXT_CASE(name, literal) { name, literal, sizeof literal - 1 }
-
 static const text_case TRICKY_CASES[] = {
     TEXT_CASE("empty", ""),
     TEXT_CASE("single space", " "),

@@ -8,6 +8,15 @@
 
 #include "text/tokenizer.h"
 
+/* A named text for table-driven cases; TEXT_CASE keeps embedded NULs. */
+typedef struct text_case {
+    const char *name;
+    const char *bytes;
+    size_t len;
+} text_case;
+
+#define TEXT_CASE(name, literal) { name, literal, sizeof literal - 1 }
+
 /* Encodes into ids[capacity]; returns the count, or -1 on failure (which
  * fails the current test). */
 long test_encode(const vkl_tokenizer *tok, const char *text, size_t len, bool add_bos,
