@@ -37,9 +37,7 @@ typedef struct bench {
     vkl_arena device_arena;
     vkl_arena host_arena;
     vkl_buffer_view step;
-    VkCommandPool pool;
-    VkCommandBuffer cmd;
-    VkFence fence;
+    vkl_commands commands;
     VkQueryPool queries;
     vkl_descriptor_pools descriptors;
     vkl_error *err;
@@ -48,21 +46,9 @@ typedef struct bench {
 static vkllm_status create_objects(bench *b)
 {
     vkl_gpu_device *dev = b->dev;
-    VkCommandPoolCreateInfo pool_info = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-        .queueFamilyIndex = dev->queue_family,
-    };
-    VKL_VK_CHECK(b->err, dev->vk.vkCreateCommandPool(dev->device, &pool_info, NULL, &b->pool));
-    VkCommandBufferAllocateInfo cmd_info = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-        .commandPool = b->pool,
-        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-        .commandBufferCount = 1,
-    };
-    VKL_VK_CHECK(b->err, dev->vk.vkAllocateCommandBuffers(dev->device, &cmd_info, &b->cmd));
-    VkFenceCreateInfo fence_info = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VKL_VK_CHECK(b->err, dev->vk.vkCreateFence(dev->device, &fence_info, NULL, &b->fence));
+    vkllm_status status = vkl_commands_create(dev, 1, true, &b->commands, b->err);
+    if (status != VKLLM_OK)
+        return status;
     VkQueryPoolCreateInfo query_info = {
         .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
         .queryType = VK_QUERY_TYPE_TIMESTAMP,
@@ -77,10 +63,7 @@ static void destroy_objects(bench *b)
     vkl_gpu_device *dev = b->dev;
     if (b->queries != VK_NULL_HANDLE)
         dev->vk.vkDestroyQueryPool(dev->device, b->queries, NULL);
-    if (b->fence != VK_NULL_HANDLE)
-        dev->vk.vkDestroyFence(dev->device, b->fence, NULL);
-    if (b->pool != VK_NULL_HANDLE)
-        dev->vk.vkDestroyCommandPool(dev->device, b->pool, NULL);
+    vkl_commands_destroy(dev, &b->commands);
     vkl_descriptor_pools_free(dev, &b->descriptors);
     vkl_arena_free(&b->device_arena);
     vkl_arena_free(&b->host_arena);
@@ -206,8 +189,8 @@ static vkllm_status run_case(bench *b, const op_case *c, vkllm_op_timing *out)
     vkl_recorder rec;
     vkl_ops ops;
     if (s == VKLLM_OK) {
-        vkl_recorder_begin(&rec, b->dev, b->cmd, &b->descriptors, b->err);
-        b->dev->vk.vkCmdResetQueryPool(b->cmd, b->queries, 0, REPETITIONS + 1);
+        vkl_recorder_begin(&rec, b->dev, b->commands.cmd[0], &b->descriptors, b->err);
+        b->dev->vk.vkCmdResetQueryPool(b->commands.cmd[0], b->queries, 0, REPETITIONS + 1);
         vkl_ops_init(&ops, &rec, &b->step, c->tokens);
         record_op(&ops, c, &d);                     /* warm-up */
         vkl_record_timestamp(&rec, b->queries, 0);
@@ -218,7 +201,7 @@ static vkllm_status run_case(bench *b, const op_case *c, vkllm_op_timing *out)
         s = vkl_recorder_end(&rec);
     }
     if (s == VKLLM_OK)
-        s = vkl_gpu_submit_wait(b->dev, b->cmd, b->fence, b->err);
+        s = vkl_gpu_submit_wait(b->dev, b->commands.cmd[0], b->commands.fence, b->err);
     double seconds = 0.0;
     if (s == VKLLM_OK)
         s = median_seconds(b, &seconds);

@@ -158,4 +158,20 @@ vkllm_status vkl_gpu_download(vkl_gpu_device *dev, const vkl_buffer_view *src, v
 vkllm_status vkl_gpu_submit_wait(vkl_gpu_device *dev, VkCommandBuffer cmd, VkFence fence,
                                  vkl_error *err);
 
+/* Command buffers from a pool of their own, and a fence to wait on them:
+ * what every owner of recorded work holds. */
+#define VKL_MAX_COMMAND_BUFFERS 2
+
+typedef struct vkl_commands {
+    VkCommandPool pool;
+    VkCommandBuffer cmd[VKL_MAX_COMMAND_BUFFERS];
+    VkFence fence;
+} vkl_commands;
+
+/* count buffers (at most VKL_MAX_COMMAND_BUFFERS); resettable ones may be
+ * recorded again, the others are recorded once and replayed. */
+vkllm_status vkl_commands_create(vkl_gpu_device *dev, uint32_t count, bool resettable,
+                                 vkl_commands *out, vkl_error *err);
+void vkl_commands_destroy(vkl_gpu_device *dev, vkl_commands *c);
+
 #endif

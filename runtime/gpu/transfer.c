@@ -11,9 +11,7 @@
 typedef struct vkl_transfer {
     vkl_arena staging_arena;
     vkl_buffer_view staging;
-    VkCommandPool pool;
-    VkCommandBuffer cmd;
-    VkFence fence;
+    vkl_commands commands;
     mtx_t lock;                 /* one transfer at a time per device */
 } vkl_transfer;
 
@@ -24,22 +22,7 @@ static vkllm_status init_transfer(vkl_gpu_device *dev, vkl_transfer *t, vkl_erro
     if (status != VKLLM_OK)
         return status;
 
-    VkCommandPoolCreateInfo pool_info = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-        .queueFamilyIndex = dev->queue_family,
-    };
-    VKL_VK_CHECK(err, dev->vk.vkCreateCommandPool(dev->device, &pool_info, NULL, &t->pool));
-    VkCommandBufferAllocateInfo cmd_info = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-        .commandPool = t->pool,
-        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-        .commandBufferCount = 1,
-    };
-    VKL_VK_CHECK(err, dev->vk.vkAllocateCommandBuffers(dev->device, &cmd_info, &t->cmd));
-    VkFenceCreateInfo fence_info = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VKL_VK_CHECK(err, dev->vk.vkCreateFence(dev->device, &fence_info, NULL, &t->fence));
-    return VKLLM_OK;
+    return vkl_commands_create(dev, 1, true, &t->commands, err);
 }
 
 vkllm_status vkl_transfer_create(vkl_gpu_device *dev, vkl_error *err)
@@ -58,8 +41,7 @@ void vkl_transfer_destroy(vkl_gpu_device *dev)
     vkl_transfer *t = dev->transfer;
     if (t == NULL)
         return;
-    dev->vk.vkDestroyFence(dev->device, t->fence, NULL);
-    dev->vk.vkDestroyCommandPool(dev->device, t->pool, NULL);
+    vkl_commands_destroy(dev, &t->commands);
     vkl_arena_free(&t->staging_arena);
     mtx_destroy(&t->lock);
     free(t);
@@ -92,11 +74,12 @@ static vkllm_status copy_chunk(vkl_gpu_device *dev, const vkl_buffer_view *range
                                vkl_error *err)
 {
     vkl_transfer *t = dev->transfer;
+    VkCommandBuffer cmd = t->commands.cmd[0];
     VkCommandBufferBeginInfo begin = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
         .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
     };
-    VKL_VK_CHECK(err, dev->vk.vkBeginCommandBuffer(t->cmd, &begin));
+    VKL_VK_CHECK(err, dev->vk.vkBeginCommandBuffer(cmd, &begin));
 
     /* Earlier compute work on the range must be finished and visible. */
     VkMemoryBarrier barrier = {
@@ -104,7 +87,7 @@ static vkllm_status copy_chunk(vkl_gpu_device *dev, const vkl_buffer_view *range
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
         .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
     };
-    dev->vk.vkCmdPipelineBarrier(t->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
+    dev->vk.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
                                  VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
                                  0, 1, &barrier, 0, NULL, 0, NULL);
 
@@ -112,11 +95,11 @@ static vkllm_status copy_chunk(vkl_gpu_device *dev, const vkl_buffer_view *range
     if (to_device) {
         region.srcOffset = t->staging.offset;
         region.dstOffset = range->offset + offset;
-        dev->vk.vkCmdCopyBuffer(t->cmd, t->staging.buffer, range->buffer, 1, &region);
+        dev->vk.vkCmdCopyBuffer(cmd, t->staging.buffer, range->buffer, 1, &region);
     } else {
         region.srcOffset = range->offset + offset;
         region.dstOffset = t->staging.offset;
-        dev->vk.vkCmdCopyBuffer(t->cmd, range->buffer, t->staging.buffer, 1, &region);
+        dev->vk.vkCmdCopyBuffer(cmd, range->buffer, t->staging.buffer, 1, &region);
     }
 
     VkMemoryBarrier after = {
@@ -124,11 +107,11 @@ static vkllm_status copy_chunk(vkl_gpu_device *dev, const vkl_buffer_view *range
         .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
         .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_HOST_READ_BIT,
     };
-    dev->vk.vkCmdPipelineBarrier(t->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+    dev->vk.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
                                  VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
                                  VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &after, 0, NULL, 0, NULL);
-    VKL_VK_CHECK(err, dev->vk.vkEndCommandBuffer(t->cmd));
-    return vkl_gpu_submit_wait(dev, t->cmd, t->fence, err);
+    VKL_VK_CHECK(err, dev->vk.vkEndCommandBuffer(cmd));
+    return vkl_gpu_submit_wait(dev, cmd, t->commands.fence, err);
 }
 
 static vkllm_status transfer(vkl_gpu_device *dev, const vkl_buffer_view *range, void *host,
@@ -169,4 +152,35 @@ vkllm_status vkl_gpu_download(vkl_gpu_device *dev, const vkl_buffer_view *src, v
                               VkDeviceSize size, vkl_error *err)
 {
     return transfer(dev, src, (void *)data, size, false, err);
+}
+
+vkllm_status vkl_commands_create(vkl_gpu_device *dev, uint32_t count, bool resettable,
+                                 vkl_commands *out, vkl_error *err)
+{
+    *out = (vkl_commands){0};
+    VkCommandPoolCreateInfo pool_info = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .flags = resettable ? VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT : 0,
+        .queueFamilyIndex = dev->queue_family,
+    };
+    VKL_VK_CHECK(err, dev->vk.vkCreateCommandPool(dev->device, &pool_info, NULL, &out->pool));
+    VkCommandBufferAllocateInfo cmd_info = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = out->pool,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = count,
+    };
+    VKL_VK_CHECK(err, dev->vk.vkAllocateCommandBuffers(dev->device, &cmd_info, out->cmd));
+    VkFenceCreateInfo fence_info = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VKL_VK_CHECK(err, dev->vk.vkCreateFence(dev->device, &fence_info, NULL, &out->fence));
+    return VKLLM_OK;
+}
+
+void vkl_commands_destroy(vkl_gpu_device *dev, vkl_commands *c)
+{
+    if (c->fence != VK_NULL_HANDLE)
+        dev->vk.vkDestroyFence(dev->device, c->fence, NULL);
+    if (c->pool != VK_NULL_HANDLE)
+        dev->vk.vkDestroyCommandPool(dev->device, c->pool, NULL);
+    *c = (vkl_commands){0};
 }

@@ -90,10 +90,7 @@ typedef struct vkl_llama_runner {
     vkl_buffer_view tokens;         /* [batch] uint32, host-visible */
     vkl_buffer_view logits_host;    /* [logit_rows, vocab_size] floats, host-visible */
     vkl_llama_activations act;
-    VkCommandPool pool;
-    VkCommandBuffer one_token_cmd;
-    VkCommandBuffer batch_cmd;
-    VkFence fence;
+    vkl_commands commands;          /* [0] one token, [1] a batch */
     vkl_descriptor_pools descriptors;
 } vkl_llama_runner;
 

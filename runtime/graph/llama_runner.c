@@ -277,30 +277,6 @@ static vkllm_status record_forward(vkl_llama_runner *r, VkCommandBuffer cmd, uin
 /* ------------------------------------------------------------------------ */
 /* Lifetime and steps                                                        */
 
-static vkllm_status create_commands(vkl_llama_runner *r, vkl_error *err)
-{
-    vkl_gpu_device *dev = r->model->dev;
-    VkCommandPoolCreateInfo pool_info = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-        .queueFamilyIndex = dev->queue_family,
-    };
-    VKL_VK_CHECK(err, dev->vk.vkCreateCommandPool(dev->device, &pool_info, NULL, &r->pool));
-
-    VkCommandBuffer cmds[2];
-    VkCommandBufferAllocateInfo cmd_info = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-        .commandPool = r->pool,
-        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-        .commandBufferCount = 2,
-    };
-    VKL_VK_CHECK(err, dev->vk.vkAllocateCommandBuffers(dev->device, &cmd_info, cmds));
-    r->one_token_cmd = cmds[0];
-    r->batch_cmd = cmds[1];
-
-    VkFenceCreateInfo fence_info = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VKL_VK_CHECK(err, dev->vk.vkCreateFence(dev->device, &fence_info, NULL, &r->fence));
-    return VKLLM_OK;
-}
 
 static vkllm_status build_runner(vkl_llama_runner *r, vkl_error *err)
 {
@@ -309,9 +285,9 @@ static vkllm_status build_runner(vkl_llama_runner *r, vkl_error *err)
     if (s == VKLLM_OK && r->model->config.rope != VKL_ROPE_NONE)
         s = upload_rope_table(r, err);
     if (s == VKLLM_OK) s = alloc_host_buffers(r, err);
-    if (s == VKLLM_OK) s = create_commands(r, err);
-    if (s == VKLLM_OK) s = record_forward(r, r->one_token_cmd, 1, err);
-    if (s == VKLLM_OK && r->batch > 1) s = record_forward(r, r->batch_cmd, r->batch, err);
+    if (s == VKLLM_OK) s = vkl_commands_create(r->model->dev, 2, false, &r->commands, err);
+    if (s == VKLLM_OK) s = record_forward(r, r->commands.cmd[0], 1, err);
+    if (s == VKLLM_OK && r->batch > 1) s = record_forward(r, r->commands.cmd[1], r->batch, err);
     return s;
 }
 
@@ -338,10 +314,7 @@ void vkl_llama_runner_free(vkl_llama_runner *r)
     if (r->model == NULL)
         return;
     vkl_gpu_device *dev = r->model->dev;
-    if (r->fence != VK_NULL_HANDLE)
-        dev->vk.vkDestroyFence(dev->device, r->fence, NULL);
-    if (r->pool != VK_NULL_HANDLE)
-        dev->vk.vkDestroyCommandPool(dev->device, r->pool, NULL);
+    vkl_commands_destroy(dev, &r->commands);
     vkl_descriptor_pools_free(dev, &r->descriptors);
     free(r->act.k_cache);
     free(r->act.v_cache);
@@ -364,8 +337,8 @@ vkllm_status vkl_llama_runner_step(vkl_llama_runner *r, const int32_t *tokens, u
     for (uint32_t i = 0; i < n; i++)
         token_slots[i] = (uint32_t)tokens[i];
 
-    VkCommandBuffer cmd = n == 1 ? r->one_token_cmd : r->batch_cmd;
-    return vkl_gpu_submit_wait(r->model->dev, cmd, r->fence, err);
+    VkCommandBuffer cmd = r->commands.cmd[n == 1 ? 0 : 1];
+    return vkl_gpu_submit_wait(r->model->dev, cmd, r->commands.fence, err);
 }
 
 const float *vkl_llama_runner_logits(const vkl_llama_runner *r, uint32_t i)

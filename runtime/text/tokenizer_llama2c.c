@@ -70,7 +70,8 @@ static vkllm_status read_header(vkl_reader *reader, const char *path, int32_t *v
                         "%s: too short to hold max_token_length", path);
 
     if (*max_token_length <= 0 || *max_token_length > MAX_PIECE_LENGTH)
-        return vkl_fail(err, VKLLM_ERROR_BAD_TOKENIZER, "%s: impossible max_token_length %d (is this a llama2.c tokenizer?)",
+        return vkl_fail(err, VKLLM_ERROR_BAD_TOKENIZER,
+                        "%s: impossible max_token_length %d (is this a llama2.c tokenizer?)",
                         path, *max_token_length);
 
     /* Checked before allocating per-token arrays, so that a hostile vocab_size

@@ -63,22 +63,9 @@ void op_run_begin(op_run *run, gpu_fixture *fx, uint32_t batch, uint32_t pos0, u
     vkl_step step = {pos0, n_tokens};
     memcpy(run->step.mapped, &step, sizeof step);
 
-    VkCommandPoolCreateInfo pool_info = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-        .queueFamilyIndex = dev->queue_family,
-    };
-    dev->vk.vkCreateCommandPool(dev->device, &pool_info, NULL, &run->pool);
-    VkCommandBufferAllocateInfo cmd_info = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-        .commandPool = run->pool,
-        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-        .commandBufferCount = 1,
-    };
-    dev->vk.vkAllocateCommandBuffers(dev->device, &cmd_info, &run->cmd);
-    VkFenceCreateInfo fence_info = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    dev->vk.vkCreateFence(dev->device, &fence_info, NULL, &run->fence);
+    CHECK(vkl_commands_create(dev, 1, false, &run->commands, &run->err) == VKLLM_OK);
 
-    vkl_recorder_begin(&run->rec, dev, run->cmd, &run->pools, &run->err);
+    vkl_recorder_begin(&run->rec, dev, run->commands.cmd[0], &run->pools, &run->err);
     vkl_ops_init(&run->ops, &run->rec, &run->step, batch);
     if (fx->wide_rows) {
         run->ops.row_wg = run->ops.wg;
@@ -113,7 +100,8 @@ bool op_run_execute(op_run *run)
 {
     vkllm_status status = vkl_recorder_end(&run->rec);
     if (status == VKLLM_OK)
-        status = vkl_gpu_submit_wait(run->fx->dev, run->cmd, run->fence, &run->err);
+        status = vkl_gpu_submit_wait(run->fx->dev, run->commands.cmd[0], run->commands.fence,
+                                     &run->err);
     CHECK_MSG(status == VKLLM_OK, "%s", run->err.message);
     return status == VKLLM_OK;
 }
@@ -128,8 +116,7 @@ void op_read(op_run *run, const vkl_buffer_view *view, float *out, size_t count)
 void op_run_free(op_run *run)
 {
     vkl_gpu_device *dev = run->fx->dev;
-    dev->vk.vkDestroyFence(dev->device, run->fence, NULL);
-    dev->vk.vkDestroyCommandPool(dev->device, run->pool, NULL);
+    vkl_commands_destroy(dev, &run->commands);
     vkl_descriptor_pools_free(dev, &run->pools);
     vkl_arena_free(&run->device_arena);
     vkl_arena_free(&run->host_arena);

@@ -30,9 +30,7 @@ typedef struct op_run {
     vkl_arena device_arena;
     vkl_arena host_arena;
     vkl_buffer_view step;
-    VkCommandPool pool;
-    VkCommandBuffer cmd;
-    VkFence fence;
+    vkl_commands commands;
     vkl_descriptor_pools pools;
     vkl_recorder rec;
     vkl_ops ops;
