@@ -1,7 +1,10 @@
-/* The Llama forward pass on a device: weights uploaded once per model, and
- * a runner per session holding the activations, the KV cache and two
- * recorded command buffers (one token, and a batch of prompt tokens) that
- * are replayed for every step with only the step buffer rewritten. */
+/* The forward pass on a device, for every architecture the model layer
+ * describes (the Llama family and GPT-2: the config's layer kinds choose
+ * each step's variant; the names say llama because that family came first):
+ * weights uploaded once per model, and a runner per session holding the
+ * activations, the KV cache and two recorded command buffers (one token, and
+ * a batch of prompt tokens) that are replayed for every step with only the
+ * step buffer rewritten. */
 #ifndef VKL_GRAPH_LLAMA_H
 #define VKL_GRAPH_LLAMA_H
 

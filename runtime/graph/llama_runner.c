@@ -1,6 +1,6 @@
-/* A session's side of the Llama forward pass: activations, KV cache, and
- * the recorded steps. Each step is written like llama2.c's forward(): one
- * comment and one call per stage. */
+/* A session's side of the forward pass: activations, KV cache, and the
+ * recorded steps. Each step is written like llama2.c's forward(): one
+ * comment and one call per stage, the layer kinds choosing the variant. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
