@@ -96,7 +96,7 @@ static void add(hf_tensors *h, const char *name, const vkl_host_tensor *t, const
 
 static void add_layer(hf_tensors *h, const vkl_model_file *f, int l)
 {
-    const vkl_llama_layer *w = &f->weights.layers[l];
+    const vkl_layer_weights *w = &f->weights.layers[l];
     const char *names[] = {"input_layernorm", "self_attn.v_proj", "self_attn.o_proj",
                            "post_attention_layernorm", "mlp.gate_proj", "mlp.up_proj",
                            "mlp.down_proj"};
@@ -117,7 +117,7 @@ static void add_layer(hf_tensors *h, const vkl_model_file *f, int l)
     add(h, name, &w->wk, k);
 }
 
-static void write_config(const char *folder, const vkl_llama_config *c)
+static void write_config(const char *folder, const vkl_model_config *c)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/config.json", folder);

@@ -57,16 +57,16 @@ static bool run_oracle(const model_case *mc, oracle_run *out)
     out->positions = mc->positions;
     out->vocab = file->config.vocab_size;
     out->logits = malloc((size_t)mc->positions * out->vocab * sizeof(float));
-    cpu_llama *m = cpu_llama_create(file, mc->positions);
+    cpu_model *m = cpu_model_create(file, mc->positions);
     out->tokens[0] = 1;     /* BOS */
     for (int pos = 0; pos < mc->positions; pos++) {
-        const float *logits = cpu_llama_forward(m, out->tokens[pos], pos);
+        const float *logits = cpu_model_forward(m, out->tokens[pos], pos);
         memcpy(out->logits + (size_t)pos * out->vocab, logits, out->vocab * sizeof(float));
         int32_t next = mc->reference_ids ? reference[pos] : cpu_argmax(logits, out->vocab);
         if (pos + 1 < MAX_POSITIONS)
             out->tokens[pos + 1] = next;
     }
-    cpu_llama_free(m);
+    cpu_model_free(m);
     vkl_model_file_close(file);
     return true;
 }

@@ -136,11 +136,11 @@ static void test_aidreams_matches_oracle(void)
     vkl_model_file *file;
     vkl_error err = {0};
     CHECK(vkl_model_file_open_llama2c(path, &file, &err) == VKLLM_OK);
-    cpu_llama *m = cpu_llama_create(file, 128);
+    cpu_model *m = cpu_model_create(file, 128);
     int32_t token = 1;
     int matched = 0;
     for (int pos = 0; pos < 128 && matched < c.count; pos++) {
-        const float *logits = cpu_llama_forward(m, token, pos);
+        const float *logits = cpu_model_forward(m, token, pos);
         token = cpu_argmax(logits, 512);
         if (token == 1 || token == 2)
             break;
@@ -149,7 +149,7 @@ static void test_aidreams_matches_oracle(void)
         matched++;
     }
     CHECK_MSG(matched == c.count && matched > 10, "matched %d of %d", matched, c.count);
-    cpu_llama_free(m);
+    cpu_model_free(m);
     vkl_model_file_close(file);
     unload(&l);
 }

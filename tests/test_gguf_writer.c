@@ -295,7 +295,7 @@ static void check_synth_vocab(const vkl_gguf *g, uint64_t count)
     CHECK(duplicates == 0);
 }
 
-static void check_tiny_config(const vkl_llama_config *c)
+static void check_tiny_config(const vkl_model_config *c)
 {
     CHECK(strcmp(c->arch_name, "llama") == 0 && c->norm == VKL_NORM_RMS);
     CHECK(c->dim == 128 && c->hidden_dim == 352 && c->n_layers == 2);
@@ -325,13 +325,13 @@ static bool values_in_range(const vkl_host_tensor *t, bool norm)
 
 static void check_tiny_weights(const vkl_model_file *f, vkl_dtype type)
 {
-    const vkl_llama_weights *w = &f->weights;
+    const vkl_model_weights *w = &f->weights;
     CHECK(w->token_embd.type == expected_type(type, 128));
     CHECK(w->output.type == expected_type(type, 128) && w->output.data != w->token_embd.data);
     CHECK(w->output_norm.type == VKL_DTYPE_F32 && values_in_range(&w->output_norm, true));
 
     for (int l = 0; l < 2; l++) {
-        const vkl_llama_layer *layer = &w->layers[l];
+        const vkl_layer_weights *layer = &w->layers[l];
         CHECK(layer->wq.rows == 128 && layer->wk.rows == 32 && layer->wv.rows == 32);
         CHECK(layer->wq.type == expected_type(type, 128));
         CHECK(layer->w_gate.type == expected_type(type, 128));
@@ -449,7 +449,7 @@ static void test_synth_wide_k_quants(void)
 
     CHECK_MSG(vkl_model_file_open_gguf(path, &f, &err) == VKLLM_OK, "%s", err.message);
     if (f != NULL) {
-        const vkl_llama_layer *layer = &f->weights.layers[0];
+        const vkl_layer_weights *layer = &f->weights.layers[0];
         CHECK(f->config.dim == 768 && f->config.n_layers == 1 && f->config.vocab_size == 32000);
         CHECK(f->weights.token_embd.type == VKL_DTYPE_Q4_K);
         CHECK(f->weights.output.type == VKL_DTYPE_Q6_K);
@@ -462,8 +462,8 @@ static void test_synth_wide_k_quants(void)
 
 static void check_gpt2_model(const vkl_model_file *f)
 {
-    const vkl_llama_config *c = &f->config;
-    const vkl_llama_layer *layer = &f->weights.layers[0];
+    const vkl_model_config *c = &f->config;
+    const vkl_layer_weights *layer = &f->weights.layers[0];
     CHECK(strcmp(c->arch_name, "gpt2") == 0 && c->norm == VKL_NORM_LAYER);
     CHECK(c->dim == 768 && c->n_layers == 1 && c->vocab_size == 50257);
     CHECK(c->context_length == 1024 && c->hidden_dim == 3072 && c->tied_output);
@@ -562,7 +562,7 @@ static bool same_array(const vkl_gguf *a, const vkl_gguf *b, const char *key)
     return true;
 }
 
-static void check_configs_agree(const vkl_llama_config *a, const vkl_llama_config *b)
+static void check_configs_agree(const vkl_model_config *a, const vkl_model_config *b)
 {
     CHECK(a->dim == b->dim && a->hidden_dim == b->hidden_dim && a->n_layers == b->n_layers);
     CHECK(a->n_heads == b->n_heads && a->n_kv_heads == b->n_kv_heads);

@@ -104,14 +104,14 @@ static void test_open_stories260k(void)
     vkl_model_file *file = open_model(STORIES_PATH);
     if (file == NULL)
         return;
-    const vkl_llama_config *c = &file->config;
+    const vkl_model_config *c = &file->config;
 
     CHECK(c->dim == 64 && c->hidden_dim == 172 && c->n_layers == 5);
     CHECK(c->n_heads == 8 && c->n_kv_heads == 4 && c->head_size == 8);
     CHECK(c->vocab_size == 512 && c->context_length == 512 && c->tied_output);
     CHECK(c->norm_eps == 1e-5f && c->rope_theta == 10000.0f);
 
-    const vkl_llama_weights *w = &file->weights;
+    const vkl_model_weights *w = &file->weights;
     const float *base = (const float *)((const char *)file->mapping + HEADER_BYTES);
     CHECK(w->token_embd.data == base && w->token_embd.rows == 512 && w->token_embd.cols == 64);
     CHECK(w->output.data == w->token_embd.data);
@@ -131,7 +131,7 @@ static void test_open_aidreams260k(void)
     vkl_model_file *file = open_model(AIDREAMS_PATH);
     if (file == NULL)
         return;
-    const vkl_llama_config *c = &file->config;
+    const vkl_model_config *c = &file->config;
 
     CHECK(c->dim == 64 && c->hidden_dim == 172 && c->n_layers == 4);
     CHECK(c->n_heads == 4 && c->n_kv_heads == 4 && c->head_size == 16);
@@ -141,12 +141,12 @@ static void test_open_aidreams260k(void)
 
 /* Reads the reference ids; returns how many it read. */
 /* llama2.c's loop: BOS, then the prompt forced, then argmax, 64 positions. */
-static void generate_greedy(cpu_llama *m, const int32_t *prompt, int prompt_len,
+static void generate_greedy(cpu_model *m, const int32_t *prompt, int prompt_len,
                             int32_t *out, int count)
 {
     int32_t token = BOS;
     for (int pos = 0; pos < count; pos++) {
-        const float *logits = cpu_llama_forward(m, token, pos);
+        const float *logits = cpu_model_forward(m, token, pos);
         CHECK(logits != NULL);
         if (logits == NULL)
             return;
@@ -165,7 +165,7 @@ static void test_oracle_matches_llama2c(void)
     CHECK_MSG(expected_count == REFERENCE_TOKENS, "%s holds %d ids", STORIES_REFERENCE,
               expected_count);
     vkl_model_file *file = open_model(STORIES_PATH);
-    cpu_llama *m = file != NULL ? cpu_llama_create(file, file->config.context_length) : NULL;
+    cpu_model *m = file != NULL ? cpu_model_create(file, file->config.context_length) : NULL;
     CHECK(m != NULL);
 
     if (m != NULL && expected_count == REFERENCE_TOKENS) {
@@ -173,9 +173,9 @@ static void test_oracle_matches_llama2c(void)
         for (int i = 0; i < REFERENCE_TOKENS; i++)
             CHECK_MSG(produced[i] == expected[i], "position %d: %d, llama2.c says %d", i + 1,
                       produced[i], expected[i]);
-        CHECK(cpu_llama_forward(m, BOS, file->config.context_length) == NULL);
+        CHECK(cpu_model_forward(m, BOS, file->config.context_length) == NULL);
     }
-    cpu_llama_free(m);
+    cpu_model_free(m);
     vkl_model_file_close(file);
 }
 
@@ -302,7 +302,7 @@ static void check_untied(const char *name, const unsigned char *model, size_t si
 
     vkl_model_file *file = open_bytes(name, bytes, body + STORIES_EMBEDDING_BYTES);
     if (file != NULL) {
-        const vkl_llama_weights *w = &file->weights;
+        const vkl_model_weights *w = &file->weights;
         CHECK(!file->config.tied_output && file->config.vocab_size == 512);
         CHECK((const char *)w->output.data == (const char *)file->mapping + body);
         CHECK(w->output.rows == 512 && w->output.cols == 64);

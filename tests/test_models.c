@@ -61,12 +61,12 @@ static float *oracle_logits(const char *path, int positions, int *vocab)
     }
     *vocab = file->config.vocab_size;
     float *out = malloc((size_t)positions * *vocab * sizeof *out);
-    cpu_llama *m = cpu_llama_create(file, positions);
+    cpu_model *m = cpu_model_create(file, positions);
     for (int pos = 0; pos < positions; pos++) {
-        const float *logits = cpu_llama_forward(m, token_at(pos, *vocab), pos);
+        const float *logits = cpu_model_forward(m, token_at(pos, *vocab), pos);
         memcpy(out + (size_t)pos * *vocab, logits, *vocab * sizeof *out);
     }
-    cpu_llama_free(m);
+    cpu_model_free(m);
     vkl_model_file_close(file);
     return out;
 }

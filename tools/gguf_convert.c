@@ -126,9 +126,9 @@ typedef struct plan_tensor {
 
 /* What the plan is built from. */
 typedef struct planner {
-    const vkl_llama_config *c;
+    const vkl_model_config *c;
     unsigned needs;
-    const vkl_llama_weights *weights;   /* NULL: random weights */
+    const vkl_model_weights *weights;   /* NULL: random weights */
     vkl_dtype type;
     vkl_dtype output_type;
     uint64_t seed;
@@ -137,7 +137,7 @@ typedef struct planner {
 } planner;
 
 #define NO_SLOT ((size_t)-1)
-#define SLOT(field) offsetof(vkl_llama_layer, field)
+#define SLOT(field) offsetof(vkl_layer_weights, field)
 
 typedef struct layer_tensor {
     const char *suffix;
@@ -173,7 +173,7 @@ static const layer_tensor layer_tensors[] = {
 /* Tensors outside the layers, at most. */
 #define GLOBAL_TENSORS 5
 
-static int64_t extent(const vkl_llama_config *c, char code)
+static int64_t extent(const vkl_model_config *c, char code)
 {
     int64_t q = (int64_t)c->n_heads * c->head_size, kv = (int64_t)c->n_kv_heads * c->head_size;
     switch (code) {
@@ -240,7 +240,7 @@ static void plan_add(planner *p, const char *name, tensor_role role, int64_t row
 
 static void plan_layer(planner *p, int l)
 {
-    const vkl_llama_layer *layer = p->weights != NULL ? &p->weights->layers[l] : NULL;
+    const vkl_layer_weights *layer = p->weights != NULL ? &p->weights->layers[l] : NULL;
 
     for (size_t i = 0; i < COUNT_OF(layer_tensors); i++) {
         const layer_tensor *lt = &layer_tensors[i];
@@ -260,8 +260,8 @@ static void plan_layer(planner *p, int l)
 /* Fills p->tensors (allocated here) in the order the file will hold them. */
 static bool make_plan(planner *p)
 {
-    const vkl_llama_config *c = p->c;
-    const vkl_llama_weights *w = p->weights;
+    const vkl_model_config *c = p->c;
+    const vkl_model_weights *w = p->weights;
     p->tensors = calloc(GLOBAL_TENSORS + (size_t)c->n_layers * COUNT_OF(layer_tensors),
                         sizeof *p->tensors);
     if (p->tensors == NULL)
@@ -353,7 +353,7 @@ static void add_arch_f32(gguf_writer *w, const char *arch, const char *suffix, f
     gguf_writer_add_f32(w, key, v);
 }
 
-static void add_hparams(gguf_writer *w, const vkl_llama_config *c, const char *name)
+static void add_hparams(gguf_writer *w, const vkl_model_config *c, const char *name)
 {
     const char *arch = c->arch_name;
     gguf_writer_add_string(w, "general.architecture", arch);
@@ -679,7 +679,7 @@ static void model_name(const char *path, char *out, size_t size)
 static vkllm_status convert_with(const gguf_convert_options *o, const vkl_model_file *file,
                                  gguf_writer *w, vkl_error *err)
 {
-    const vkl_llama_config *c = &file->config;
+    const vkl_model_config *c = &file->config;
     char name[128];
     model_name(o->model_path, name, sizeof name);
     add_hparams(w, c, name);
@@ -722,9 +722,9 @@ vkllm_status gguf_convert_llama2c(const gguf_convert_options *o, vkl_error *err)
 /* synth                                                                     */
 
 static void shape_config(const shape *s, const family *f, int32_t layers,
-                         vkl_llama_config *c)
+                         vkl_model_config *c)
 {
-    *c = (vkl_llama_config){
+    *c = (vkl_model_config){
         .norm = f->norm, .ffn = f->ffn, .rope = f->rope, .dim = s->dim,
         .hidden_dim = s->hidden_dim, .n_layers = layers > 0 ? layers : s->n_layers,
         .n_heads = s->n_heads, .n_kv_heads = s->n_kv_heads, .head_size = s->dim / s->n_heads,
@@ -751,7 +751,7 @@ static vkllm_status synth_with(const gguf_synth_options *o, const shape *sh, ggu
                                vkl_error *err)
 {
     const family *f = find_family(sh->arch);
-    vkl_llama_config c;
+    vkl_model_config c;
     shape_config(sh, f, o->layers, &c);
     add_hparams(w, &c, sh->name);
 

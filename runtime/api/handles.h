@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "graph/llama.h"
+#include "graph/graph.h"
 #include "gpu/gpu.h"
 #include "text/tokenizer.h"
 
@@ -20,13 +20,13 @@ struct vkllm_runtime {
 struct vkllm_model {
     vkllm_runtime *rt;
     uint32_t device;
-    vkl_llama_gpu weights;      /* config and device tensors */
+    vkl_model_gpu weights;      /* config and device tensors */
     vkllm_tokenizer *vocab;     /* the tokenizer the file carries, or NULL */
 };
 
 struct vkllm_session {
     vkllm_model *model;
-    vkl_llama_runner runner;
+    vkl_runner runner;
     int32_t position;           /* tokens in the KV cache */
     size_t last_count;          /* tokens in the last eval */
     float *kept_logits;         /* [capacity, vocab] with logits_all */

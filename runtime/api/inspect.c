@@ -106,7 +106,7 @@ static const char *format_of(const vkl_model_file *file)
 
 static void describe(const vkl_model_file *file, vkllm_inspection *out)
 {
-    const vkl_llama_config *c = &file->config;
+    const vkl_model_config *c = &file->config;
     snprintf(out->format, sizeof out->format, "%s", format_of(file));
     snprintf(out->architecture, sizeof out->architecture, "%s", c->arch_name);
     out->shape = (vkllm_model_info){
@@ -114,7 +114,7 @@ static void describe(const vkl_model_file *file, vkllm_inspection *out)
         .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .vocab_size = c->vocab_size,
         .context_length = c->context_length,
     };
-    out->context_bytes = vkl_llama_context_bytes(c, (uint32_t)c->context_length,
+    out->context_bytes = vkl_context_bytes(c, (uint32_t)c->context_length,
                                                  VKL_DEFAULT_BATCH);
 }
 

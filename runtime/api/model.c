@@ -72,7 +72,7 @@ static vkllm_status load_onto_device(vkllm_runtime *rt, const char *path,
     status = vkl_model_file_open(path, &file, err);
     if (status != VKLLM_OK)
         return status;
-    status = vkl_llama_gpu_upload(dev, file, options->progress, options->progress_user,
+    status = vkl_model_gpu_upload(dev, file, options->progress, options->progress_user,
                                   &model->weights, err);
     if (status == VKLLM_OK)
         status = keep_vocabulary(file, model, err);
@@ -115,7 +115,7 @@ void vkllm_model_destroy(vkllm_model *model)
     if (model == NULL)
         return;
     vkllm_tokenizer_destroy(model->vocab);
-    vkl_llama_gpu_free(&model->weights);
+    vkl_model_gpu_free(&model->weights);
     free(model);
 }
 
@@ -126,7 +126,7 @@ void vkllm_model_get_info(const vkllm_model *model, vkllm_model_info *info)
             *info = (vkllm_model_info){0};
         return;
     }
-    const vkl_llama_config *c = &model->weights.config;
+    const vkl_model_config *c = &model->weights.config;
     *info = (vkllm_model_info){
         .dim = c->dim,
         .hidden_dim = c->hidden_dim,

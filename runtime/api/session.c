@@ -48,7 +48,7 @@ vkllm_status vkllm_session_create(vkllm_model *model, const vkllm_session_option
     if (s == NULL)
         return vkl_fail(&model->rt->error, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory");
     s->model = model;
-    status = vkl_llama_runner_create(&model->weights, context, batch, options->logits_all,
+    status = vkl_runner_create(&model->weights, context, batch, options->logits_all,
                                      &s->runner, &err);
     if (status != VKLLM_OK) {
         free(s);
@@ -62,7 +62,7 @@ void vkllm_session_destroy(vkllm_session *s)
 {
     if (s == NULL)
         return;
-    vkl_llama_runner_free(&s->runner);
+    vkl_runner_free(&s->runner);
     free(s->kept_logits);
     free(s);
 }
@@ -107,7 +107,7 @@ static vkllm_status reserve_kept_logits(vkllm_session *s, size_t rows)
 static void keep_logits(vkllm_session *s, size_t first_row, uint32_t rows)
 {
     size_t vocab = (size_t)s->model->weights.config.vocab_size;
-    memcpy(s->kept_logits + first_row * vocab, vkl_llama_runner_logits(&s->runner, 0),
+    memcpy(s->kept_logits + first_row * vocab, vkl_runner_logits(&s->runner, 0),
            rows * vocab * sizeof(float));
 }
 
@@ -125,7 +125,7 @@ vkllm_status vkllm_session_eval(vkllm_session *s, const int32_t *tokens, size_t 
     for (size_t done = 0; done < count;) {
         uint32_t n = count - done < s->runner.batch ? (uint32_t)(count - done) : s->runner.batch;
         vkl_error err = {0};
-        status = vkl_llama_runner_step(&s->runner, tokens + done, n, (uint32_t)s->position, &err);
+        status = vkl_runner_step(&s->runner, tokens + done, n, (uint32_t)s->position, &err);
         if (status != VKLLM_OK)
             return vkl_api_record(&s->error, &err);
         if (s->runner.logits_all)
@@ -143,7 +143,7 @@ const float *vkllm_session_logits(const vkllm_session *s, size_t i)
         return NULL;
     if (s->runner.logits_all)
         return s->kept_logits + i * (size_t)s->model->weights.config.vocab_size;
-    return i == s->last_count - 1 ? vkl_llama_runner_logits(&s->runner, 0) : NULL;
+    return i == s->last_count - 1 ? vkl_runner_logits(&s->runner, 0) : NULL;
 }
 
 int32_t vkllm_session_position(const vkllm_session *s)

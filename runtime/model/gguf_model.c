@@ -87,7 +87,7 @@ static vkllm_status require_u32(const loader *ld, const char *suffix, uint32_t m
     return VKLLM_OK;
 }
 
-static vkllm_status read_shape(const loader *ld, vkl_llama_config *c)
+static vkllm_status read_shape(const loader *ld, vkl_model_config *c)
 {
     const uint32_t limit = 1u << 20;
     vkllm_status s = require_u32(ld, "embedding_length", limit, &c->dim);
@@ -118,7 +118,7 @@ static vkllm_status read_shape(const loader *ld, vkl_llama_config *c)
 
 static vkllm_status read_config(loader *ld)
 {
-    vkl_llama_config *c = &ld->file->config;
+    vkl_model_config *c = &ld->file->config;
     snprintf(c->arch_name, sizeof c->arch_name, "%s", ld->arch->name);
     c->norm = ld->arch->norm;
     c->ffn = ld->arch->ffn;
@@ -247,9 +247,9 @@ static vkl_host_tensor row_slice(const vkl_host_tensor *t, int64_t first, int64_
 }
 
 /* GPT-2 keeps q, k and v as one matrix and one bias: split them by rows. */
-static vkllm_status take_fused_qkv(loader *ld, int l, vkl_llama_layer *layer)
+static vkllm_status take_fused_qkv(loader *ld, int l, vkl_layer_weights *layer)
 {
-    const vkl_llama_config *c = &ld->file->config;
+    const vkl_model_config *c = &ld->file->config;
     int64_t q = (int64_t)c->n_heads * c->head_size, kv = (int64_t)c->n_kv_heads * c->head_size;
     char name[96];
     vkl_host_tensor weight, bias;
@@ -274,9 +274,9 @@ static vkllm_status take_fused_qkv(loader *ld, int l, vkl_llama_layer *layer)
     return VKLLM_OK;
 }
 
-static vkllm_status take_separate_qkv(loader *ld, int l, vkl_llama_layer *layer)
+static vkllm_status take_separate_qkv(loader *ld, int l, vkl_layer_weights *layer)
 {
-    const vkl_llama_config *c = &ld->file->config;
+    const vkl_model_config *c = &ld->file->config;
     int64_t q = (int64_t)c->n_heads * c->head_size, kv = (int64_t)c->n_kv_heads * c->head_size;
     char name[96];
     vkllm_status s;
@@ -299,13 +299,13 @@ static vkllm_status take_separate_qkv(loader *ld, int l, vkl_llama_layer *layer)
 /* One entry of a layer's tensor table: name suffix, slot, shape, kind. */
 typedef struct layer_tensor {
     const char *suffix;
-    size_t slot;                /* offset of the vkl_host_tensor in vkl_llama_layer */
+    size_t slot;                /* offset of the vkl_host_tensor in vkl_layer_weights */
     char rows, cols;            /* 'd' dim, 'h' hidden_dim, 'q' q width, '1' one */
     bool vector;
     bool required;
 } layer_tensor;
 
-#define SLOT(field) offsetof(vkl_llama_layer, field)
+#define SLOT(field) offsetof(vkl_layer_weights, field)
 
 static const layer_tensor layer_tensors[] = {
     {"attn_norm.weight", SLOT(attn_norm), '1', 'd', true, true},
@@ -320,7 +320,7 @@ static const layer_tensor layer_tensors[] = {
     {"ffn_down.bias", SLOT(b_down), '1', 'd', true, false},
 };
 
-static int64_t extent(const vkl_llama_config *c, char code)
+static int64_t extent(const vkl_model_config *c, char code)
 {
     switch (code) {
     case 'd': return c->dim;
@@ -330,9 +330,9 @@ static int64_t extent(const vkl_llama_config *c, char code)
     }
 }
 
-static vkllm_status take_layer(loader *ld, int l, vkl_llama_layer *layer)
+static vkllm_status take_layer(loader *ld, int l, vkl_layer_weights *layer)
 {
-    const vkl_llama_config *c = &ld->file->config;
+    const vkl_model_config *c = &ld->file->config;
     vkllm_status s = ld->arch->fused_qkv ? take_fused_qkv(ld, l, layer)
                                          : take_separate_qkv(ld, l, layer);
     for (size_t i = 0; s == VKLLM_OK && i < sizeof layer_tensors / sizeof *layer_tensors; i++) {
@@ -377,8 +377,8 @@ static vkllm_status check_no_extra_layer(const loader *ld)
 
 static vkllm_status take_weights(loader *ld)
 {
-    vkl_llama_config *c = &ld->file->config;
-    vkl_llama_weights *w = &ld->file->weights;
+    vkl_model_config *c = &ld->file->config;
+    vkl_model_weights *w = &ld->file->weights;
     w->layers = calloc((size_t)c->n_layers, sizeof *w->layers);
     if (w->layers == NULL)
         return vkl_fail(ld->err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory");

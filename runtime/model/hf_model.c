@@ -183,7 +183,7 @@ static const char *const llama_keys[] = {"hidden_size", "num_hidden_layers",
 static const char *const gpt2_keys[] = {"n_embd", "n_layer", "n_head", "vocab_size",
                                         "n_positions"};
 
-static vkllm_status read_sizes(hf_loader *ld, const cJSON *config, vkl_llama_config *c)
+static vkllm_status read_sizes(hf_loader *ld, const cJSON *config, vkl_model_config *c)
 {
     const char *const *keys = ld->gpt2 ? gpt2_keys : llama_keys;
     int32_t *fields[] = {&c->dim, &c->n_layers, &c->n_heads, &c->vocab_size,
@@ -216,7 +216,7 @@ static vkllm_status read_sizes(hf_loader *ld, const cJSON *config, vkl_llama_con
 
 static vkllm_status read_config(hf_loader *ld, const cJSON *config)
 {
-    vkl_llama_config *c = &ld->file->config;
+    vkl_model_config *c = &ld->file->config;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(config, "model_type");
     const char *name = cJSON_IsString(type) ? type->valuestring : "";
     bool llama_family = !strcmp(name, "llama") || !strcmp(name, "mistral") ||
@@ -325,13 +325,13 @@ static vkllm_status take_transposed(hf_loader *ld, const char *name, int64_t row
  * "layers.N.", its slot, its shape in the config's terms, and kind. */
 typedef struct hf_layer_tensor {
     const char *suffix;
-    size_t slot;                /* offset of a vkl_host_tensor in vkl_llama_layer */
+    size_t slot;                /* offset of a vkl_host_tensor in vkl_layer_weights */
     char rows, cols;            /* 'd' dim, 'h' hidden, 'q' query width, 'k' kv width */
     bool vector;
     bool required;
 } hf_layer_tensor;
 
-#define HF_SLOT(field) offsetof(vkl_llama_layer, field)
+#define HF_SLOT(field) offsetof(vkl_layer_weights, field)
 
 static const hf_layer_tensor llama_layer_tensors[] = {
     {"input_layernorm.weight", HF_SLOT(attn_norm), '1', 'd', true, true},
@@ -348,7 +348,7 @@ static const hf_layer_tensor llama_layer_tensors[] = {
     {"mlp.down_proj.weight", HF_SLOT(w_down), 'd', 'h', false, true},
 };
 
-static int64_t extent(const vkl_llama_config *c, char code)
+static int64_t extent(const vkl_model_config *c, char code)
 {
     switch (code) {
     case 'd': return c->dim;
@@ -359,9 +359,9 @@ static int64_t extent(const vkl_llama_config *c, char code)
     }
 }
 
-static vkllm_status take_llama_layer(hf_loader *ld, int l, vkl_llama_layer *layer)
+static vkllm_status take_llama_layer(hf_loader *ld, int l, vkl_layer_weights *layer)
 {
-    const vkl_llama_config *c = &ld->file->config;
+    const vkl_model_config *c = &ld->file->config;
     vkllm_status s = VKLLM_OK;
     size_t count = sizeof llama_layer_tensors / sizeof *llama_layer_tensors;
     for (size_t i = 0; i < count && s == VKLLM_OK; i++) {
@@ -377,7 +377,7 @@ static vkllm_status take_llama_layer(hf_loader *ld, int l, vkl_llama_layer *laye
 }
 
 /* GPT-2's c_attn holds q, k and v: transposed once, then split by rows. */
-static vkllm_status take_gpt2_attention(hf_loader *ld, int l, vkl_llama_layer *layer)
+static vkllm_status take_gpt2_attention(hf_loader *ld, int l, vkl_layer_weights *layer)
 {
     int64_t d = ld->file->config.dim;
     char name[128];
@@ -403,7 +403,7 @@ static vkllm_status take_gpt2_attention(hf_loader *ld, int l, vkl_llama_layer *l
     return VKLLM_OK;
 }
 
-static vkllm_status take_gpt2_layer(hf_loader *ld, int l, vkl_llama_layer *layer)
+static vkllm_status take_gpt2_layer(hf_loader *ld, int l, vkl_layer_weights *layer)
 {
     int64_t d = ld->file->config.dim, h = ld->file->config.hidden_dim;
     char n[128];
@@ -426,8 +426,8 @@ static vkllm_status take_gpt2_layer(hf_loader *ld, int l, vkl_llama_layer *layer
 
 static vkllm_status take_ends(hf_loader *ld)
 {
-    const vkl_llama_config *c = &ld->file->config;
-    vkl_llama_weights *w = &ld->file->weights;
+    const vkl_model_config *c = &ld->file->config;
+    vkl_model_weights *w = &ld->file->weights;
     int64_t d = c->dim, v = c->vocab_size;
 
     if (ld->gpt2) {
@@ -446,8 +446,8 @@ static vkllm_status take_ends(hf_loader *ld)
 /* lm_head sits outside the "model." prefix; a tied model has none. */
 static vkllm_status take_classifier(hf_loader *ld)
 {
-    vkl_llama_config *c = &ld->file->config;
-    vkl_llama_weights *w = &ld->file->weights;
+    vkl_model_config *c = &ld->file->config;
+    vkl_model_weights *w = &ld->file->weights;
     const char *prefix = ld->prefix;
     ld->prefix = "";
     vkllm_status s = take_matrix(ld, "lm_head.weight", false, c->vocab_size, c->dim,
@@ -484,7 +484,7 @@ static vkllm_status check_no_extra_layer(const hf_loader *ld)
 
 static vkllm_status take_weights(hf_loader *ld)
 {
-    vkl_llama_weights *w = &ld->file->weights;
+    vkl_model_weights *w = &ld->file->weights;
     int n_layers = ld->file->config.n_layers;
     w->layers = calloc((size_t)n_layers, sizeof *w->layers);
     if (w->layers == NULL)

@@ -90,7 +90,7 @@ static vkllm_status check_header_shape(const char *path, const int32_t *header, 
 static vkllm_status read_config(const char *path, vkl_model_file *file, vkl_error *err)
 {
     int32_t header[HEADER_FIELDS];
-    vkl_llama_config *config = &file->config;
+    vkl_model_config *config = &file->config;
 
     memcpy(header, file->mapping, sizeof header);
 
@@ -147,7 +147,7 @@ static bool add_floats(uint64_t *total, uint64_t a, uint64_t b, uint64_t c)
 }
 
 /* Adds the bytes of every tensor before the rotary tables, in file order. */
-static bool add_weight_bytes(uint64_t *total, const vkl_llama_config *c)
+static bool add_weight_bytes(uint64_t *total, const vkl_model_config *c)
 {
     uint64_t layers = (uint64_t)c->n_layers;
     uint64_t dim = (uint64_t)c->dim;
@@ -168,7 +168,7 @@ static bool add_weight_bytes(uint64_t *total, const vkl_llama_config *c)
            add_floats(total, 1, dim, 1);                          /* final norm */
 }
 
-static vkllm_status plan_layout(const char *path, const vkl_llama_config *c,
+static vkllm_status plan_layout(const char *path, const vkl_model_config *c,
                                 l2c_layout *layout, vkl_error *err)
 {
     bool fits = true;
@@ -232,8 +232,8 @@ static vkl_host_tensor take_tensor(const float **cursor, int64_t rows, int64_t c
 
 /* llama2.c stores each kind of tensor for all layers together: every wq,
  * then every wk, and so on. */
-static void take_layers(const float **cursor, const vkl_llama_config *c,
-                        vkl_llama_layer *layers)
+static void take_layers(const float **cursor, const vkl_model_config *c,
+                        vkl_layer_weights *layers)
 {
     int64_t q_dim = (int64_t)c->n_heads * c->head_size;
     int64_t kv_dim = (int64_t)c->n_kv_heads * c->head_size;
@@ -263,8 +263,8 @@ static void take_layers(const float **cursor, const vkl_llama_config *c,
 static vkllm_status take_weights(const char *path, vkl_model_file *file, bool has_rope,
                                  vkl_error *err)
 {
-    const vkl_llama_config *c = &file->config;
-    vkl_llama_weights *w = &file->weights;
+    const vkl_model_config *c = &file->config;
+    vkl_model_weights *w = &file->weights;
     const float *cursor = (const float *)((const char *)file->mapping + HEADER_BYTES);
 
     w->layers = calloc((size_t)c->n_layers, sizeof *w->layers);

@@ -163,10 +163,10 @@ vkllm_status vkl_model_file_widen(vkl_model_file *file, vkl_dtype type, const vo
 
 typedef struct named_slot {
     const char *name;
-    size_t offset;      /* of a vkl_host_tensor in vkl_llama_layer */
+    size_t offset;      /* of a vkl_host_tensor in vkl_layer_weights */
 } named_slot;
 
-#define LAYER_NAME(name, field) {name, offsetof(vkl_llama_layer, field)}
+#define LAYER_NAME(name, field) {name, offsetof(vkl_layer_weights, field)}
 
 static const named_slot layer_names[] = {
     LAYER_NAME("attn_norm.weight", attn_norm), LAYER_NAME("attn_norm.bias", attn_norm_bias),
@@ -189,7 +189,7 @@ static void visit(const char *name, const vkl_host_tensor *t, vkl_tensor_visit_f
 void vkl_model_file_for_each_tensor(const vkl_model_file *file, vkl_tensor_visit_fn fn,
                                     void *user)
 {
-    const vkl_llama_weights *w = &file->weights;
+    const vkl_model_weights *w = &file->weights;
     visit("token_embd.weight", &w->token_embd, fn, user);
     visit("position_embd.weight", &w->pos_embd, fn, user);
     for (int l = 0; l < file->config.n_layers; l++) {

@@ -58,7 +58,7 @@ typedef enum vkl_rope_kind {
     VKL_ROPE_NEOX = 2,      /* rotate pairs (i, i + head_size / 2): Qwen2, HF layouts */
 } vkl_rope_kind;
 
-typedef struct vkl_llama_config {
+typedef struct vkl_model_config {
     char arch_name[32];     /* "llama", "qwen2", "gpt2", ... as the file names it */
     vkl_norm_kind norm;
     vkl_ffn_kind ffn;
@@ -74,11 +74,11 @@ typedef struct vkl_llama_config {
     float norm_eps;         /* normalization epsilon */
     float rope_theta;       /* rotary base frequency */
     bool tied_output;       /* the classifier is the token embedding */
-} vkl_llama_config;
+} vkl_model_config;
 
 /* Optional tensors (biases, gate, position embedding) have data NULL when
  * the architecture or file has none. Norm weights and biases are F32. */
-typedef struct vkl_llama_layer {
+typedef struct vkl_layer_weights {
     vkl_host_tensor attn_norm;      /* [1, dim] */
     vkl_host_tensor attn_norm_bias; /* [1, dim], LayerNorm only */
     vkl_host_tensor wq;             /* [n_heads * head_size, dim] */
@@ -96,22 +96,22 @@ typedef struct vkl_llama_layer {
     vkl_host_tensor w_up;           /* [hidden_dim, dim] (w3) */
     vkl_host_tensor b_up;           /* [1, hidden_dim] */
     vkl_host_tensor b_down;         /* [1, dim] */
-} vkl_llama_layer;
+} vkl_layer_weights;
 
-typedef struct vkl_llama_weights {
+typedef struct vkl_model_weights {
     vkl_host_tensor token_embd;         /* [vocab_size, dim] */
     vkl_host_tensor pos_embd;           /* [context_length, dim], learned positions only */
-    vkl_llama_layer *layers;            /* [n_layers] */
+    vkl_layer_weights *layers;            /* [n_layers] */
     vkl_host_tensor output_norm;        /* [1, dim] */
     vkl_host_tensor output_norm_bias;   /* [1, dim], LayerNorm only */
     vkl_host_tensor output;             /* [vocab_size, dim]; token_embd's data when tied */
-} vkl_llama_weights;
+} vkl_model_weights;
 
 struct vkl_gguf;
 
 typedef struct vkl_model_file {
-    vkl_llama_config config;
-    vkl_llama_weights weights;
+    vkl_model_config config;
+    vkl_model_weights weights;
     const void *mapping;        /* the whole (first) file, read-only */
     size_t mapping_size;
     vkl_mapped_file map;        /* a llama2.c checkpoint's own mapping */

@@ -272,9 +272,9 @@ void cpu_attention(float *out, const float *q, const float *k_cache, const float
 /* ------------------------------------------------------------------------ */
 /* The whole model                                                           */
 
-struct cpu_llama {
-    vkl_llama_config config;
-    const vkl_llama_weights *weights;
+struct cpu_model {
+    vkl_model_config config;
+    const vkl_model_weights *weights;
     int context_length;
     float *x;           /* [dim] the residual stream */
     float *xb;          /* [dim] a normed copy of x */
@@ -302,9 +302,9 @@ static int64_t max3(int64_t a, int64_t b, int64_t c)
     return ab > c ? ab : c;
 }
 
-static bool allocate_buffers(cpu_llama *m)
+static bool allocate_buffers(cpu_model *m)
 {
-    const vkl_llama_config *c = &m->config;
+    const vkl_model_config *c = &m->config;
     int64_t q_dim = (int64_t)c->n_heads * c->head_size;
     int64_t cache = (int64_t)c->n_layers * m->context_length * c->n_kv_heads * c->head_size;
 
@@ -326,12 +326,12 @@ static bool allocate_buffers(cpu_llama *m)
            m->norm_bias && m->vector && m->key_cache && m->value_cache && m->logits;
 }
 
-cpu_llama *cpu_llama_create(const vkl_model_file *file, int context_length)
+cpu_model *cpu_model_create(const vkl_model_file *file, int context_length)
 {
     if (context_length <= 0)
         return NULL;
 
-    cpu_llama *m = calloc(1, sizeof *m);
+    cpu_model *m = calloc(1, sizeof *m);
     if (m == NULL)
         return NULL;
 
@@ -339,13 +339,13 @@ cpu_llama *cpu_llama_create(const vkl_model_file *file, int context_length)
     m->weights = &file->weights;
     m->context_length = context_length;
     if (!allocate_buffers(m)) {
-        cpu_llama_free(m);
+        cpu_model_free(m);
         return NULL;
     }
     return m;
 }
 
-void cpu_llama_free(cpu_llama *m)
+void cpu_model_free(cpu_model *m)
 {
     if (m == NULL)
         return;
@@ -368,10 +368,10 @@ void cpu_llama_free(cpu_llama *m)
 
 /* y = norm(x): RMSNorm, or LayerNorm with its bias, as the architecture
  * says; the tensors may be of any type. */
-static void apply_norm(cpu_llama *m, float *y, const float *x, const vkl_host_tensor *norm,
+static void apply_norm(cpu_model *m, float *y, const float *x, const vkl_host_tensor *norm,
                        const vkl_host_tensor *bias)
 {
-    const vkl_llama_config *c = &m->config;
+    const vkl_model_config *c = &m->config;
     cpu_weight_row(m->norm_weight, norm->data, norm->type, c->dim, 0);
     if (c->norm == VKL_NORM_RMS) {
         cpu_rmsnorm(y, x, m->norm_weight, 1, c->dim, c->norm_eps);
@@ -394,7 +394,7 @@ static void add_into(float *x, const float *delta, int n)
 
 /* x += row r of t, when the file has t (biases and position embeddings
  * are optional). */
-static void add_row(cpu_llama *m, float *x, const vkl_host_tensor *t, int64_t r)
+static void add_row(cpu_model *m, float *x, const vkl_host_tensor *t, int64_t r)
 {
     if (t->data == NULL)
         return;
@@ -403,7 +403,7 @@ static void add_row(cpu_llama *m, float *x, const vkl_host_tensor *t, int64_t r)
 }
 
 /* y = W x + b, the bias where the file has one. */
-static void project(cpu_llama *m, float *y, const float *x, const vkl_host_tensor *w,
+static void project(cpu_model *m, float *y, const float *x, const vkl_host_tensor *w,
                     const vkl_host_tensor *b)
 {
     matmul_one(y, x, w);
@@ -412,7 +412,7 @@ static void project(cpu_llama *m, float *y, const float *x, const vkl_host_tenso
 
 /* Rotary position embedding of n_heads heads of v, in the architecture's
  * style; none where positions come from a learned table. */
-static void rotate(const vkl_llama_config *c, float *v, int n_heads, int pos)
+static void rotate(const vkl_model_config *c, float *v, int n_heads, int pos)
 {
     if (c->rope == VKL_ROPE_ADJACENT)
         cpu_rope(v, 1, n_heads, c->head_size, pos, c->rope_theta);
@@ -422,10 +422,10 @@ static void rotate(const vkl_llama_config *c, float *v, int n_heads, int pos)
 
 /* The attention half of layer l for the token at pos: its key and value go
  * into row pos of the layer's caches, and x gains the block's output. */
-static void attention_block(cpu_llama *m, int l, int pos)
+static void attention_block(cpu_model *m, int l, int pos)
 {
-    const vkl_llama_config *c = &m->config;
-    const vkl_llama_layer *layer = &m->weights->layers[l];
+    const vkl_model_config *c = &m->config;
+    const vkl_layer_weights *layer = &m->weights->layers[l];
     int64_t kv_dim = (int64_t)c->n_kv_heads * c->head_size;
     float *layer_keys = m->key_cache + (int64_t)l * m->context_length * kv_dim;
     float *layer_values = m->value_cache + (int64_t)l * m->context_length * kv_dim;
@@ -448,10 +448,10 @@ static void attention_block(cpu_llama *m, int l, int pos)
 
 /* The feed-forward half of layer l: x += down(silu(gate xn) * up xn) for
  * SwiGLU, x += down(gelu(up xn + b_up)) + b_down for GELU. */
-static void ffn_block(cpu_llama *m, int l)
+static void ffn_block(cpu_model *m, int l)
 {
-    const vkl_llama_config *c = &m->config;
-    const vkl_llama_layer *layer = &m->weights->layers[l];
+    const vkl_model_config *c = &m->config;
+    const vkl_layer_weights *layer = &m->weights->layers[l];
 
     apply_norm(m, m->xb, m->x, &layer->ffn_norm, &layer->ffn_norm_bias);
     project(m, m->hb2, m->xb, &layer->w_up, &layer->b_up);
@@ -465,10 +465,10 @@ static void ffn_block(cpu_llama *m, int l)
     add_into(m->x, m->xb2, c->dim);
 }
 
-const float *cpu_llama_forward(cpu_llama *m, int32_t token, int pos)
+const float *cpu_model_forward(cpu_model *m, int32_t token, int pos)
 {
-    const vkl_llama_config *c = &m->config;
-    const vkl_llama_weights *w = m->weights;
+    const vkl_model_config *c = &m->config;
+    const vkl_model_weights *w = m->weights;
 
     if (token < 0 || token >= c->vocab_size || pos < 0 || pos >= m->context_length)
         return NULL;

@@ -60,13 +60,13 @@ int32_t cpu_argmax(const float *x, int n);
  * variant its config names: RMSNorm or LayerNorm, SwiGLU or GELU, rotary
  * embeddings in either style or learned positions, and biases where the
  * file has them (Llama, Qwen2, GPT-2). */
-typedef struct cpu_llama cpu_llama;
+typedef struct cpu_model cpu_model;
 
-cpu_llama *cpu_llama_create(const vkl_model_file *file, int context_length);
-void cpu_llama_free(cpu_llama *m);
+cpu_model *cpu_model_create(const vkl_model_file *file, int context_length);
+void cpu_model_free(cpu_model *m);
 
 /* Runs token at position pos (positions must be fed in order from 0) and
  * returns the logits [vocab_size], valid until the next call. */
-const float *cpu_llama_forward(cpu_llama *m, int32_t token, int pos);
+const float *cpu_model_forward(cpu_model *m, int32_t token, int pos);
 
 #endif

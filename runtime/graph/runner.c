@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/llama.h"
+#include "graph/graph.h"
 
-static uint32_t kv_dim(const vkl_llama_config *c)
+static uint32_t kv_dim(const vkl_model_config *c)
 {
     return (uint32_t)(c->n_kv_heads * c->head_size);
 }
 
-static uint32_t logit_rows(const vkl_llama_runner *r)
+static uint32_t logit_rows(const vkl_runner *r)
 {
     return r->logits_all ? r->batch : 1;
 }
@@ -22,7 +22,7 @@ static uint32_t logit_rows(const vkl_llama_runner *r)
 
 /* A device buffer of count floats; a failure names the buffer, since the
  * context length is what the caller can change. */
-static vkllm_status alloc_floats(vkl_llama_runner *r, uint64_t count, const char *name,
+static vkllm_status alloc_floats(vkl_runner *r, uint64_t count, const char *name,
                                  vkl_buffer_view *out, vkl_error *err)
 {
     vkllm_status status = vkl_arena_alloc(&r->device_arena, count * sizeof(float), out, err);
@@ -39,7 +39,7 @@ static vkllm_status alloc_floats(vkl_llama_runner *r, uint64_t count, const char
 
 /* The size in floats of every activation buffer, in the order of
  * activation_views; the one list serves allocation and estimates. */
-static void activation_floats(const vkl_llama_config *c, uint64_t context, uint64_t batch,
+static void activation_floats(const vkl_model_config *c, uint64_t context, uint64_t batch,
                               uint64_t logit_rows, uint64_t floats[ACTIVATION_COUNT])
 {
     uint64_t q_dim = (uint64_t)c->n_heads * c->head_size;
@@ -60,7 +60,7 @@ static const char *const activation_names[ACTIVATION_COUNT] = {
     "logits",
 };
 
-static void activation_views(vkl_llama_activations *a, vkl_buffer_view *views[ACTIVATION_COUNT])
+static void activation_views(vkl_activations *a, vkl_buffer_view *views[ACTIVATION_COUNT])
 {
     vkl_buffer_view *list[ACTIVATION_COUNT] = {
         &a->x, &a->xb, &a->xb2, &a->q, &a->k, &a->v, &a->att, &a->att_out, &a->hb, &a->hb2,
@@ -69,7 +69,7 @@ static void activation_views(vkl_llama_activations *a, vkl_buffer_view *views[AC
     memcpy(views, list, sizeof list);
 }
 
-uint64_t vkl_llama_context_bytes(const vkl_llama_config *c, uint32_t context, uint32_t batch)
+uint64_t vkl_context_bytes(const vkl_model_config *c, uint32_t context, uint32_t batch)
 {
     uint64_t floats[ACTIVATION_COUNT];
     activation_floats(c, context, batch, 1, floats);
@@ -80,7 +80,7 @@ uint64_t vkl_llama_context_bytes(const vkl_llama_config *c, uint32_t context, ui
     return total * sizeof(float);
 }
 
-static vkllm_status alloc_activations(vkl_llama_runner *r, vkl_error *err)
+static vkllm_status alloc_activations(vkl_runner *r, vkl_error *err)
 {
     uint64_t floats[ACTIVATION_COUNT];
     vkl_buffer_view *views[ACTIVATION_COUNT];
@@ -93,9 +93,9 @@ static vkllm_status alloc_activations(vkl_llama_runner *r, vkl_error *err)
     return s;
 }
 
-static vkllm_status alloc_kv_cache(vkl_llama_runner *r, vkl_error *err)
+static vkllm_status alloc_kv_cache(vkl_runner *r, vkl_error *err)
 {
-    const vkl_llama_config *c = &r->model->config;
+    const vkl_model_config *c = &r->model->config;
     r->act.k_cache = calloc((size_t)c->n_layers, sizeof *r->act.k_cache);
     r->act.v_cache = calloc((size_t)c->n_layers, sizeof *r->act.v_cache);
     if (r->act.k_cache == NULL || r->act.v_cache == NULL)
@@ -111,9 +111,9 @@ static vkllm_status alloc_kv_cache(vkl_llama_runner *r, vkl_error *err)
     return s;
 }
 
-static vkllm_status upload_rope_table(vkl_llama_runner *r, vkl_error *err)
+static vkllm_status upload_rope_table(vkl_runner *r, vkl_error *err)
 {
-    const vkl_llama_config *c = &r->model->config;
+    const vkl_model_config *c = &r->model->config;
     uint64_t count = (uint64_t)r->context * c->head_size;     /* context x pairs x 2 */
     float *table = malloc(count * sizeof *table);
     if (table == NULL)
@@ -127,7 +127,7 @@ static vkllm_status upload_rope_table(vkl_llama_runner *r, vkl_error *err)
     return s;
 }
 
-static vkllm_status alloc_host_buffers(vkl_llama_runner *r, vkl_error *err)
+static vkllm_status alloc_host_buffers(vkl_runner *r, vkl_error *err)
 {
     uint64_t logit_bytes = (uint64_t)logit_rows(r) * r->model->config.vocab_size * sizeof(float);
     vkllm_status s = vkl_arena_alloc(&r->host_arena, sizeof(vkl_step), &r->step, err);
@@ -155,7 +155,7 @@ static void project(vkl_ops *ops, const vkl_tensor *w, const vkl_tensor *bias,
 }
 
 /* y = norm(x), RMSNorm or LayerNorm as the architecture says. */
-static void normalize(vkl_ops *ops, const vkl_llama_config *c, const vkl_tensor *weight,
+static void normalize(vkl_ops *ops, const vkl_model_config *c, const vkl_tensor *weight,
                       const vkl_tensor *bias, const vkl_buffer_view *x,
                       const vkl_buffer_view *y)
 {
@@ -168,10 +168,10 @@ static void normalize(vkl_ops *ops, const vkl_llama_config *c, const vkl_tensor 
 
 /* Keys go into the cache at their positions, rotated where the
  * architecture uses rotary embeddings; queries are rotated in place. */
-static void store_keys(vkl_ops *ops, const vkl_llama_runner *r, int l)
+static void store_keys(vkl_ops *ops, const vkl_runner *r, int l)
 {
-    const vkl_llama_config *c = &r->model->config;
-    const vkl_llama_activations *a = &r->act;
+    const vkl_model_config *c = &r->model->config;
+    const vkl_activations *a = &r->act;
     if (c->rope == VKL_ROPE_NONE) {
         vkl_op_copy_rows(ops, &a->k, &a->k_cache[l], kv_dim(c));
         return;
@@ -182,11 +182,11 @@ static void store_keys(vkl_ops *ops, const vkl_llama_runner *r, int l)
                 true);
 }
 
-static void record_attention(vkl_ops *ops, const vkl_llama_runner *r, int l)
+static void record_attention(vkl_ops *ops, const vkl_runner *r, int l)
 {
-    const vkl_llama_config *c = &r->model->config;
-    const vkl_llama_layer_gpu *w = &r->model->layers[l];
-    const vkl_llama_activations *a = &r->act;
+    const vkl_model_config *c = &r->model->config;
+    const vkl_layer_gpu *w = &r->model->layers[l];
+    const vkl_activations *a = &r->act;
     vkl_attention_shape shape = {c->n_heads, c->n_kv_heads, c->head_size, r->context};
 
     /* attention norm */
@@ -211,11 +211,11 @@ static void record_attention(vkl_ops *ops, const vkl_llama_runner *r, int l)
     vkl_op_add(ops, &a->x, &a->xb2, c->dim);
 }
 
-static void record_ffn(vkl_ops *ops, const vkl_llama_runner *r, int l)
+static void record_ffn(vkl_ops *ops, const vkl_runner *r, int l)
 {
-    const vkl_llama_config *c = &r->model->config;
-    const vkl_llama_layer_gpu *w = &r->model->layers[l];
-    const vkl_llama_activations *a = &r->act;
+    const vkl_model_config *c = &r->model->config;
+    const vkl_layer_gpu *w = &r->model->layers[l];
+    const vkl_activations *a = &r->act;
 
     /* ffn norm */
     normalize(ops, c, &w->ffn_norm, &w->ffn_norm_bias, &a->x, &a->xb);
@@ -234,10 +234,10 @@ static void record_ffn(vkl_ops *ops, const vkl_llama_runner *r, int l)
     vkl_op_add(ops, &a->x, &a->xb2, c->dim);
 }
 
-static void record_classifier(vkl_ops *ops, const vkl_llama_runner *r)
+static void record_classifier(vkl_ops *ops, const vkl_runner *r)
 {
-    const vkl_llama_config *c = &r->model->config;
-    const vkl_llama_activations *a = &r->act;
+    const vkl_model_config *c = &r->model->config;
+    const vkl_activations *a = &r->act;
 
     /* final norm */
     normalize(ops, c, &r->model->output_norm, &r->model->output_norm_bias, &a->x, &a->xb);
@@ -253,7 +253,7 @@ static void record_classifier(vkl_ops *ops, const vkl_llama_runner *r)
                         rows * c->vocab_size * sizeof(float));
 }
 
-static vkllm_status record_forward(vkl_llama_runner *r, VkCommandBuffer cmd, uint32_t batch,
+static vkllm_status record_forward(vkl_runner *r, VkCommandBuffer cmd, uint32_t batch,
                                    vkl_error *err)
 {
     vkl_recorder rec;
@@ -278,7 +278,7 @@ static vkllm_status record_forward(vkl_llama_runner *r, VkCommandBuffer cmd, uin
 /* Lifetime and steps                                                        */
 
 
-static vkllm_status build_runner(vkl_llama_runner *r, vkl_error *err)
+static vkllm_status build_runner(vkl_runner *r, vkl_error *err)
 {
     vkllm_status s = alloc_activations(r, err);
     if (s == VKLLM_OK) s = alloc_kv_cache(r, err);
@@ -291,9 +291,9 @@ static vkllm_status build_runner(vkl_llama_runner *r, vkl_error *err)
     return s;
 }
 
-vkllm_status vkl_llama_runner_create(const vkl_llama_gpu *model, uint32_t context,
+vkllm_status vkl_runner_create(const vkl_model_gpu *model, uint32_t context,
                                      uint32_t batch, bool logits_all,
-                                     vkl_llama_runner *out, vkl_error *err)
+                                     vkl_runner *out, vkl_error *err)
 {
     memset(out, 0, sizeof *out);
     out->model = model;
@@ -305,11 +305,11 @@ vkllm_status vkl_llama_runner_create(const vkl_llama_gpu *model, uint32_t contex
 
     vkllm_status status = build_runner(out, err);
     if (status != VKLLM_OK)
-        vkl_llama_runner_free(out);
+        vkl_runner_free(out);
     return status;
 }
 
-void vkl_llama_runner_free(vkl_llama_runner *r)
+void vkl_runner_free(vkl_runner *r)
 {
     if (r->model == NULL)
         return;
@@ -323,7 +323,7 @@ void vkl_llama_runner_free(vkl_llama_runner *r)
     memset(r, 0, sizeof *r);
 }
 
-vkllm_status vkl_llama_runner_step(vkl_llama_runner *r, const int32_t *tokens, uint32_t n,
+vkllm_status vkl_runner_step(vkl_runner *r, const int32_t *tokens, uint32_t n,
                                    uint32_t pos0, vkl_error *err)
 {
     if (n == 0 || n > r->batch || pos0 + n > r->context)
@@ -341,7 +341,7 @@ vkllm_status vkl_llama_runner_step(vkl_llama_runner *r, const int32_t *tokens, u
     return vkl_gpu_submit_wait(r->model->dev, cmd, r->commands.fence, err);
 }
 
-const float *vkl_llama_runner_logits(const vkl_llama_runner *r, uint32_t i)
+const float *vkl_runner_logits(const vkl_runner *r, uint32_t i)
 {
     return (const float *)r->logits_host.mapped + (uint64_t)i * r->model->config.vocab_size;
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/llama.h"
+#include "graph/graph.h"
 
 /* Where one tensor lives on the host and on the device. */
 typedef struct slot {
@@ -12,8 +12,8 @@ typedef struct slot {
     size_t gpu;     /* offset of the matching vkl_tensor */
 } slot;
 
-#define LAYER_SLOT(f) {offsetof(vkl_llama_layer, f), offsetof(vkl_llama_layer_gpu, f)}
-#define MODEL_SLOT(f) {offsetof(vkl_llama_weights, f), offsetof(vkl_llama_gpu, f)}
+#define LAYER_SLOT(f) {offsetof(vkl_layer_weights, f), offsetof(vkl_layer_gpu, f)}
+#define MODEL_SLOT(f) {offsetof(vkl_model_weights, f), offsetof(vkl_model_gpu, f)}
 
 static const slot layer_slots[] = {
     LAYER_SLOT(attn_norm), LAYER_SLOT(attn_norm_bias), LAYER_SLOT(wq), LAYER_SLOT(wk),
@@ -31,7 +31,7 @@ static const slot model_slots[] = {
 #define COUNT(a) (sizeof(a) / sizeof *(a))
 
 typedef struct upload {
-    vkl_llama_gpu *model;
+    vkl_model_gpu *model;
     vkl_progress_fn progress;
     void *progress_user;
     uint64_t done;
@@ -63,7 +63,7 @@ static vkllm_status upload_tensor(upload *u, const vkl_host_tensor *src, vkl_ten
 
 static uint64_t weight_bytes(const vkl_model_file *file)
 {
-    const vkl_llama_weights *w = &file->weights;
+    const vkl_model_weights *w = &file->weights;
     uint64_t total = file->config.tied_output ? 0 : vkl_host_tensor_bytes(&w->output);
     for (size_t i = 0; i < COUNT(model_slots); i++)
         total += vkl_host_tensor_bytes(host_at(w, &model_slots[i]));
@@ -76,8 +76,8 @@ static uint64_t weight_bytes(const vkl_model_file *file)
 
 static vkllm_status upload_all(upload *u, const vkl_model_file *file)
 {
-    const vkl_llama_weights *w = &file->weights;
-    vkl_llama_gpu *model = u->model;
+    const vkl_model_weights *w = &file->weights;
+    vkl_model_gpu *model = u->model;
     vkllm_status s = VKLLM_OK;
 
     for (size_t i = 0; i < COUNT(model_slots) && s == VKLLM_OK; i++)
@@ -92,9 +92,9 @@ static vkllm_status upload_all(upload *u, const vkl_model_file *file)
     return upload_tensor(u, &w->output, &model->output);
 }
 
-vkllm_status vkl_llama_gpu_upload(vkl_gpu_device *dev, const vkl_model_file *file,
+vkllm_status vkl_model_gpu_upload(vkl_gpu_device *dev, const vkl_model_file *file,
                                   vkl_progress_fn progress, void *progress_user,
-                                  vkl_llama_gpu *out, vkl_error *err)
+                                  vkl_model_gpu *out, vkl_error *err)
 {
     memset(out, 0, sizeof *out);
     out->config = file->config;
@@ -107,7 +107,7 @@ vkllm_status vkl_llama_gpu_upload(vkl_gpu_device *dev, const vkl_model_file *fil
     upload u = {out, progress, progress_user, 0, weight_bytes(file), err};
     vkllm_status status = upload_all(&u, file);
     if (status != VKLLM_OK) {
-        vkl_llama_gpu_free(out);
+        vkl_model_gpu_free(out);
         return status;
     }
     /* A tied classifier binds the embedding's pieces; it owns nothing. */
@@ -116,7 +116,7 @@ vkllm_status vkl_llama_gpu_upload(vkl_gpu_device *dev, const vkl_model_file *fil
     return VKLLM_OK;
 }
 
-void vkl_llama_gpu_free(vkl_llama_gpu *model)
+void vkl_model_gpu_free(vkl_model_gpu *model)
 {
     for (int l = 0; model->layers != NULL && l < model->config.n_layers; l++) {
         for (size_t i = 0; i < COUNT(layer_slots); i++)
