@@ -328,46 +328,46 @@ typedef struct elementwise_push {
     uint32_t n;
 } elementwise_push;
 
+/* A kernel over step.n_tokens rows of n elements, one invocation each. */
+static void dispatch_elementwise(vkl_ops *ops, vkl_shader_id shader,
+                                 const vkl_buffer_view *bindings, uint32_t binding_count,
+                                 uint32_t n)
+{
+    elementwise_push push = {n};
+    dispatch_1d(ops, shader, ops->wg, bindings, binding_count, &push, sizeof push,
+                div_up((uint64_t)ops->batch * n, ops->wg));
+}
+
 void vkl_op_swiglu(vkl_ops *ops, const vkl_buffer_view *gate, const vkl_buffer_view *up,
                    const vkl_buffer_view *out, uint32_t n)
 {
-    elementwise_push push = {n};
     vkl_buffer_view bindings[] = {*gate, *up, *out};
-    dispatch_1d(ops, VKL_SHADER_SWIGLU, ops->wg, bindings, 3, &push, sizeof push,
-                div_up((uint64_t)ops->batch * n, ops->wg));
+    dispatch_elementwise(ops, VKL_SHADER_SWIGLU, bindings, 3, n);
 }
 
 void vkl_op_gelu(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *out,
                  uint32_t n)
 {
-    elementwise_push push = {n};
     vkl_buffer_view bindings[] = {*x, *out};
-    dispatch_1d(ops, VKL_SHADER_GELU, ops->wg, bindings, 2, &push, sizeof push,
-                div_up((uint64_t)ops->batch * n, ops->wg));
+    dispatch_elementwise(ops, VKL_SHADER_GELU, bindings, 2, n);
 }
 
 void vkl_op_add(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *y, uint32_t n)
 {
-    elementwise_push push = {n};
     vkl_buffer_view bindings[] = {*x, *y};
-    dispatch_1d(ops, VKL_SHADER_ADD, ops->wg, bindings, 2, &push, sizeof push,
-                div_up((uint64_t)ops->batch * n, ops->wg));
+    dispatch_elementwise(ops, VKL_SHADER_ADD, bindings, 2, n);
 }
 
 void vkl_op_add_bias(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *bias,
                      uint32_t n)
 {
-    elementwise_push push = {n};
     vkl_buffer_view bindings[] = {*x, *bias};
-    dispatch_1d(ops, VKL_SHADER_ADD_BIAS, ops->wg, bindings, 2, &push, sizeof push,
-                div_up((uint64_t)ops->batch * n, ops->wg));
+    dispatch_elementwise(ops, VKL_SHADER_ADD_BIAS, bindings, 2, n);
 }
 
 void vkl_op_copy_rows(vkl_ops *ops, const vkl_buffer_view *src, const vkl_buffer_view *dst,
                       uint32_t n)
 {
-    elementwise_push push = {n};
     vkl_buffer_view bindings[] = {*src, *dst};
-    dispatch_1d(ops, VKL_SHADER_COPY_ROWS, ops->wg, bindings, 2, &push, sizeof push,
-                div_up((uint64_t)ops->batch * n, ops->wg));
+    dispatch_elementwise(ops, VKL_SHADER_COPY_ROWS, bindings, 2, n);
 }
