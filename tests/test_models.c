@@ -78,35 +78,52 @@ static void expect_logits(const char *what, int pos, const float *gpu, const flo
     CHECK_MSG(error <= 1.0, "%s: position %d off by %.3g of tolerance", what, pos, error);
 }
 
+/* A synthesized model file, the oracle's logits for it and the model on the
+ * device: what every case starts from. */
+typedef struct prepared {
+    char path[512];
+    int vocab;
+    float *want;            /* [positions, vocab] */
+    vkllm_model *model;
+} prepared;
+
+static bool prepare(const model_case *mc, prepared *p)
+{
+    *p = (prepared){0};
+    if (!synthesize(mc, p->path, sizeof p->path))
+        return false;
+    p->want = oracle_logits(p->path, mc->positions, &p->vocab);
+    if (p->want != NULL && vkllm_model_load(fx.rt, p->path, NULL, &p->model) == VKLLM_OK)
+        return true;
+    CHECK_MSG(false, "%s: %s", p->path, vkllm_runtime_error(fx.rt));
+    return false;
+}
+
+static void release(prepared *p)
+{
+    vkllm_model_destroy(p->model);
+    free(p->want);
+    unlink(p->path);
+}
+
 /* The device's logits, prompt-batched with every row kept, against the
  * oracle's at every position. */
 static void check_against_oracle(const model_case *mc)
 {
-    char path[512];
-    int vocab = 0;
-    if (!synthesize(mc, path, sizeof path))
-        return;
-    float *want = oracle_logits(path, mc->positions, &vocab);
-
-    vkllm_model *model;
+    prepared p;
     vkllm_session *s;
     vkllm_session_options so = {.logits_all = true, .batch_size = 16};
-    if (want != NULL && vkllm_model_load(fx.rt, path, NULL, &model) == VKLLM_OK) {
-        CHECK(vkllm_session_create(model, &so, &s) == VKLLM_OK);
+    if (prepare(mc, &p) && vkllm_session_create(p.model, &so, &s) == VKLLM_OK) {
         int32_t tokens[64];
         for (int i = 0; i < mc->positions; i++)
-            tokens[i] = token_at(i, vocab);
+            tokens[i] = token_at(i, p.vocab);
         CHECK(vkllm_session_eval(s, tokens, mc->positions) == VKLLM_OK);
         for (int pos = 0; pos < mc->positions; pos++)
             expect_logits(mc->shape, pos, vkllm_session_logits(s, pos),
-                          want + (size_t)pos * vocab, vocab);
+                          p.want + (size_t)pos * p.vocab, p.vocab);
         vkllm_session_destroy(s);
-        vkllm_model_destroy(model);
-    } else {
-        CHECK_MSG(false, "%s: %s", path, vkllm_runtime_error(fx.rt));
     }
-    free(want);
-    unlink(path);
+    release(&p);
 }
 
 static void test_gpt2_124m(void)
@@ -134,26 +151,18 @@ static void test_every_weight_type(void)
  * a time (the matrix-vector path), then generation through the API. */
 static void check_big(const model_case *mc)
 {
-    char path[512];
-    int vocab = 0;
-    if (!synthesize(mc, path, sizeof path))
-        return;
-    float *want = oracle_logits(path, mc->positions, &vocab);
-    vkllm_model *model;
+    prepared p;
     vkllm_session *s;
-    if (want == NULL || vkllm_model_load(fx.rt, path, NULL, &model) != VKLLM_OK) {
-        CHECK_MSG(false, "%s: %s", path, vkllm_runtime_error(fx.rt));
-        free(want);
-        unlink(path);
+    vkllm_session_options so = {.context_length = 64};
+    if (!prepare(mc, &p) || vkllm_session_create(p.model, &so, &s) != VKLLM_OK) {
+        release(&p);
         return;
     }
-    vkllm_session_options so = {.context_length = 64};
-    CHECK(vkllm_session_create(model, &so, &s) == VKLLM_OK);
     for (int pos = 0; pos < mc->positions; pos++) {
-        int32_t token = token_at(pos, vocab);
+        int32_t token = token_at(pos, p.vocab);
         CHECK(vkllm_session_eval(s, &token, 1) == VKLLM_OK);
-        expect_logits(mc->shape, pos, vkllm_session_logits(s, 0), want + (size_t)pos * vocab,
-                      vocab);
+        expect_logits(mc->shape, pos, vkllm_session_logits(s, 0),
+                      p.want + (size_t)pos * p.vocab, p.vocab);
     }
 
     /* From BOS alone, so that every position after it is generated. */
@@ -161,15 +170,13 @@ static void check_big(const model_case *mc)
     go.max_tokens = 4;
     go.sampler.temperature = 0.0f;
     vkllm_generate_stats stats;
-    CHECK(vkllm_generate(s, vkllm_model_tokenizer(model), "", &go, &stats) == VKLLM_OK);
+    CHECK(vkllm_generate(s, vkllm_model_tokenizer(p.model), "", &go, &stats) == VKLLM_OK);
     CHECK_MSG(stats.generated_tokens >= 1, "%s generated nothing", mc->shape);
     fprintf(stderr, "%s: prompt %.1f tokens/s, generation %.2f tokens/s\n", mc->shape,
             stats.prompt_tokens / stats.prompt_seconds,
             stats.generated_tokens / stats.generate_seconds);
     vkllm_session_destroy(s);
-    vkllm_model_destroy(model);
-    free(want);
-    unlink(path);
+    release(&p);
 }
 
 static void test_qwen2_0_5b_f16(void)
