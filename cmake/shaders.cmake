@@ -7,7 +7,7 @@
 
 # The kernels that read a weight matrix (weights.glsl), one variant per
 # storage type: <kernel>_<type> built with WEIGHT_<TYPE>.
-set(VKLLM_WEIGHT_KERNELS matvec matvec_rows matmul matmul_rows embed add_positions)
+set(VKLLM_WEIGHT_KERNELS matvec matvec_rows matmul matmul_rows matmul_lanes embed add_positions)
 set(VKLLM_WEIGHT_TYPES f32 f16 bf16 q8_0 q4_0 q4_k q6_k)
 
 set(VKLLM_SHADER_VARIANTS "")

@@ -171,6 +171,8 @@ typedef struct vkllm_device_info {
     uint64_t max_storage_buffer_range;
     uint64_t max_allocation_size;
     uint32_t min_storage_offset_alignment;
+    uint32_t max_texel_buffer_elements;
+    uint32_t min_texel_offset_alignment;
     uint32_t max_push_constants;
     float timestamp_period;          /* nanoseconds per timestamp tick */
     bool shader_float16;

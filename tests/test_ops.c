@@ -55,13 +55,19 @@ static vkl_host_tensor random_weights(vkl_dtype type, int64_t rows, int64_t cols
     return (vkl_host_tensor){data, type, rows, cols};
 }
 
-static vkl_tensor upload_weights(op_run *run, const vkl_host_tensor *host)
+/* Uploads a table (blocks, what the lookups read) or a matrix (in the
+ * layout this pass of the tests gives the products). */
+static vkl_tensor upload_weights(op_run *run, const vkl_host_tensor *host, bool matrix)
 {
     vkl_tensor t;
     if (piece_limit != 0)
         run->device_arena.piece_limit = piece_limit;
-    vkllm_status status = vkl_tensor_upload(&run->device_arena, host, &t, &run->err);
+    vkl_weight_layout layout = matrix ? fx.matrix_layout : VKL_LAYOUT_BLOCKS;
+    vkllm_status status = vkl_tensor_upload(&run->device_arena, host, layout, &t, &run->err);
     CHECK_MSG(status == VKLLM_OK, "%s", run->err.message);
+    /* Only a matrix with no lanes form falls back to blocks. */
+    bool has_lanes = vkl_lanes_row_bytes(host->type, (uint64_t)host->cols) != 0;
+    CHECK(t.layout == (has_lanes ? layout : VKL_LAYOUT_BLOCKS));
     return t;
 }
 
@@ -123,7 +129,7 @@ static void check_matvec(vkl_dtype type, int N, int K, int rows_in_x)
 
     op_run run;
     op_run_begin(&run, &fx, rows_in_x, 0, rows_in_x);
-    vkl_tensor wt = upload_weights(&run, &w);
+    vkl_tensor wt = upload_weights(&run, &w, true);
     vkl_buffer_view xv = op_floats(&run, x, (size_t)rows_in_x * K);
     vkl_buffer_view yv = op_floats(&run, NULL, N);
     vkl_op_matvec(&run.ops, &wt, &xv, &yv, rows_in_x > 1);
@@ -151,7 +157,7 @@ static void check_matmul(vkl_dtype type, int batch, int T, int N, int K)
 
     op_run run;
     op_run_begin(&run, &fx, batch, 0, T);
-    vkl_tensor wt = upload_weights(&run, &w);
+    vkl_tensor wt = upload_weights(&run, &w, true);
     vkl_buffer_view xv = op_floats(&run, x, (size_t)batch * K);
     vkl_buffer_view yv = op_floats(&run, NULL, out_count);
     vkl_op_matmul(&run.ops, &wt, &xv, &yv);
@@ -178,7 +184,7 @@ static void check_embed(vkl_dtype type, int vocab, int dim, const uint32_t *toke
 
     op_run run;
     op_run_begin(&run, &fx, T, 0, T);
-    vkl_tensor tt = upload_weights(&run, &table);
+    vkl_tensor tt = upload_weights(&run, &table, false);
     vkl_buffer_view tokv = op_uints(&run, tokens, T);
     vkl_buffer_view xv = op_floats(&run, NULL, (size_t)T * dim);
     vkl_op_embed(&run.ops, &tt, &tokv, &xv);
@@ -219,7 +225,7 @@ static void check_add_positions(vkl_dtype type, int positions, int dim, int pos0
 
     op_run run;
     op_run_begin(&run, &fx, batch, pos0, T);
-    vkl_tensor tt = upload_weights(&run, &table);
+    vkl_tensor tt = upload_weights(&run, &table, false);
     vkl_buffer_view xv = op_floats(&run, x, count);
     vkl_op_add_positions(&run.ops, &tt, &xv);
     if (op_run_execute(&run)) {
@@ -321,9 +327,11 @@ static void test_upload_partial_block(void)
     vkl_arena_init(&arena, fx.dev, false);
     vkl_tensor t;
     vkl_error err = {0};
-    CHECK(vkl_tensor_upload(&arena, &host, &t, &err) == VKLLM_ERROR_UNSUPPORTED);
-    CHECK_MSG(strstr(err.message, "Q8_0") != NULL, "%s", err.message);
-    vkl_tensor_free(&t);
+    for (int layout = VKL_LAYOUT_BLOCKS; layout <= VKL_LAYOUT_LANES; layout++) {
+        CHECK(vkl_tensor_upload(&arena, &host, layout, &t, &err) == VKLLM_ERROR_UNSUPPORTED);
+        CHECK_MSG(strstr(err.message, "Q8_0") != NULL, "%s", err.message);
+        vkl_tensor_free(&t);
+    }
     vkl_arena_free(&arena);
 }
 
@@ -626,7 +634,16 @@ int main(void)
     RUN(test_codec_round_trip);
     if (!gpu_fixture_open(&fx))
         return 1;
+    fx.matrix_layout = vkl_ops_matrix_layout(fx.dev->info);
     run_all();
+
+    /* The products again with matrices as blocks, read by the row kernels a
+     * CPU device gets where the lanes layout does not apply. */
+    if (fx.matrix_layout != VKL_LAYOUT_BLOCKS) {
+        fx.matrix_layout = VKL_LAYOUT_BLOCKS;
+        fprintf(stderr, "with matrices as blocks:\n");
+        run_all();
+    }
 
     /* Row-reducing kernels again with the wide workgroups a GPU gets, where
      * this device was given narrower ones. */

@@ -82,23 +82,26 @@ static vkllm_status create_logical_device(vkl_gpu_device *dev, vkl_error *err)
     return VKLLM_OK;
 }
 
-/* Every kernel binds up to VKL_MAX_BINDINGS storage buffers in set 0 and
- * takes up to VKL_PUSH_CONSTANT_BYTES of push constants: one layout serves
- * all pipelines, so descriptor sets are interchangeable between them. */
+/* Every kernel binds up to VKL_MAX_BINDINGS storage buffers in set 0, then
+ * up to VKL_MAX_TEXEL_BINDINGS uniform texel buffers (the CPU-device matrix
+ * kernels read through them), and takes up to VKL_PUSH_CONSTANT_BYTES of
+ * push constants: one layout serves all pipelines, so descriptor sets are
+ * interchangeable between them. */
 static vkllm_status create_layouts(vkl_gpu_device *dev, vkl_error *err)
 {
-    VkDescriptorSetLayoutBinding bindings[VKL_MAX_BINDINGS];
-    for (uint32_t i = 0; i < VKL_MAX_BINDINGS; i++) {
+    VkDescriptorSetLayoutBinding bindings[VKL_MAX_BINDINGS + VKL_MAX_TEXEL_BINDINGS];
+    for (uint32_t i = 0; i < VKL_MAX_BINDINGS + VKL_MAX_TEXEL_BINDINGS; i++) {
         bindings[i] = (VkDescriptorSetLayoutBinding){
             .binding = i,
-            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorType = i < VKL_MAX_BINDINGS ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                                                   : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };
     }
     VkDescriptorSetLayoutCreateInfo set_info = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-        .bindingCount = VKL_MAX_BINDINGS,
+        .bindingCount = VKL_MAX_BINDINGS + VKL_MAX_TEXEL_BINDINGS,
         .pBindings = bindings,
     };
     VKL_VK_CHECK(err, dev->vk.vkCreateDescriptorSetLayout(dev->device, &set_info, NULL,

@@ -55,6 +55,7 @@ vkllm_status vkl_gpu_device_get(vkl_gpu_instance *gi, uint32_t index, vkl_gpu_de
 
 #define VKL_MAX_SPEC_CONSTANTS 4
 #define VKL_MAX_BINDINGS 6          /* storage buffers in the one descriptor-set layout */
+#define VKL_MAX_TEXEL_BINDINGS 2    /* uniform texel buffers after them (bindings 6, 7) */
 #define VKL_PUSH_CONSTANT_BYTES 64
 
 typedef struct vkl_pipeline_entry {
@@ -138,14 +139,28 @@ typedef struct vkl_arena {
     uint64_t piece_limit;                   /* most bytes a tensor piece may take:
                                                the device's binding limit, lowered
                                                only by tests of the splitting */
+    VkBufferView *views;                    /* texel views of ranges, freed with it */
+    uint32_t view_count;
+    uint32_t view_capacity;
 } vkl_arena;
 
 void vkl_arena_init(vkl_arena *arena, vkl_gpu_device *dev, bool host_visible);
 void vkl_arena_free(vkl_arena *arena);
 
-/* A range of size bytes (rounded up to 4) that one descriptor can bind. */
+/* A range of size bytes (rounded up to 16) that one descriptor can bind,
+ * as a storage buffer or as a texel buffer. */
 vkllm_status vkl_arena_alloc(vkl_arena *arena, VkDeviceSize size, vkl_buffer_view *out,
                              vkl_error *err);
+
+/* A view of a range as texels of a 16-byte format, kept until the arena is
+ * freed. The range's offset must suit texel views (arena ranges do). */
+vkllm_status vkl_arena_texel_view(vkl_arena *arena, const vkl_buffer_view *range,
+                                  VkFormat format, VkBufferView *out, vkl_error *err);
+
+/* The same view, owned by the caller: fails when the range holds more
+ * texels than the device's maxTexelBufferElements. */
+vkllm_status vkl_gpu_texel_view(vkl_gpu_device *dev, const vkl_buffer_view *range,
+                                VkFormat format, VkBufferView *out, vkl_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* One-off work: uploads and reads through a staging buffer, and submitting a

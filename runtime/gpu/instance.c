@@ -148,6 +148,8 @@ static void copy_limits(vkllm_device_info *info, const VkPhysicalDeviceLimits *l
     info->max_shared_memory = limits->maxComputeSharedMemorySize;
     info->max_storage_buffer_range = limits->maxStorageBufferRange;
     info->min_storage_offset_alignment = (uint32_t)limits->minStorageBufferOffsetAlignment;
+    info->max_texel_buffer_elements = limits->maxTexelBufferElements;
+    info->min_texel_offset_alignment = (uint32_t)limits->minTexelBufferOffsetAlignment;
     info->max_push_constants = limits->maxPushConstantsSize;
     info->timestamp_period = limits->timestampPeriod;
 }

@@ -31,6 +31,11 @@ static void free_block(vkl_gpu_device *dev, vkl_memory_block *block)
 
 void vkl_arena_free(vkl_arena *arena)
 {
+    for (uint32_t i = 0; i < arena->view_count; i++)
+        arena->dev->vk.vkDestroyBufferView(arena->dev->device, arena->views[i], NULL);
+    free(arena->views);
+    arena->views = NULL;
+    arena->view_count = arena->view_capacity = 0;
     for (uint32_t i = 0; i < arena->block_count; i++)
         free_block(arena->dev, &arena->blocks[i]);
     free(arena->blocks);
@@ -61,8 +66,8 @@ static vkllm_status create_block(vkl_arena *arena, VkDeviceSize size, vkl_memory
     VkBufferCreateInfo buffer_info = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = size,
-        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                 VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+                 VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
     VKL_VK_CHECK(err, dev->vk.vkCreateBuffer(dev->device, &buffer_info, NULL, &block->buffer));
@@ -116,10 +121,14 @@ static VkDeviceSize align_up(VkDeviceSize value, VkDeviceSize alignment)
 vkllm_status vkl_arena_alloc(vkl_arena *arena, VkDeviceSize size, vkl_buffer_view *out,
                              vkl_error *err)
 {
-    VkDeviceSize alignment = arena->dev->info->min_storage_offset_alignment;
+    /* Every range may be viewed as a storage buffer or as 16-byte texels. */
+    const vkllm_device_info *info = arena->dev->info;
+    VkDeviceSize alignment = info->min_storage_offset_alignment;
+    if (alignment < info->min_texel_offset_alignment)
+        alignment = info->min_texel_offset_alignment;
     if (alignment < 16)
         alignment = 16;
-    size = align_up(size == 0 ? 4 : size, 4);
+    size = align_up(size == 0 ? 16 : size, 16);
     if (size > arena->dev->max_binding)
         return vkl_fail(err, VKLLM_ERROR_UNSUPPORTED,
                         "a buffer of %llu bytes exceeds the %llu bytes one binding may span "
@@ -149,4 +158,40 @@ vkllm_status vkl_arena_alloc(vkl_arena *arena, VkDeviceSize size, vkl_buffer_vie
         .mapped = block->mapped ? (char *)block->mapped + offset : NULL,
     };
     return VKLLM_OK;
+}
+
+vkllm_status vkl_gpu_texel_view(vkl_gpu_device *dev, const vkl_buffer_view *range,
+                                VkFormat format, VkBufferView *out, vkl_error *err)
+{
+    /* Both formats used are 16 bytes a texel; a partial last texel is not
+     * part of the view. */
+    VkDeviceSize texels = range->size / 16;
+    if (texels == 0 || texels > dev->info->max_texel_buffer_elements)
+        return vkl_fail(err, VKLLM_ERROR_UNSUPPORTED,
+                        "a texel view of %llu bytes is outside what '%s' allows (1 to %u "
+                        "texels of 16 bytes)", (unsigned long long)range->size,
+                        dev->info->name, dev->info->max_texel_buffer_elements);
+
+    VkBufferViewCreateInfo info = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+        .buffer = range->buffer,
+        .format = format,
+        .offset = range->offset,
+        .range = texels * 16,
+    };
+    VKL_VK_CHECK(err, dev->vk.vkCreateBufferView(dev->device, &info, NULL, out));
+    return VKLLM_OK;
+}
+
+vkllm_status vkl_arena_texel_view(vkl_arena *arena, const vkl_buffer_view *range,
+                                  VkFormat format, VkBufferView *out, vkl_error *err)
+{
+    vkllm_status status = vkl_array_reserve_one((void **)&arena->views, arena->view_count,
+                                                &arena->view_capacity, sizeof *arena->views,
+                                                err);
+    if (status == VKLLM_OK)
+        status = vkl_gpu_texel_view(arena->dev, range, format, out, err);
+    if (status == VKLLM_OK)
+        arena->views[arena->view_count++] = *out;
+    return status;
 }

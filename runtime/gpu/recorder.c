@@ -9,6 +9,9 @@ void vkl_descriptor_pools_free(vkl_gpu_device *dev, vkl_descriptor_pools *pools)
 {
     for (uint32_t i = 0; i < pools->count; i++)
         dev->vk.vkDestroyDescriptorPool(dev->device, pools->pools[i], NULL);
+    for (uint32_t i = 0; i < pools->view_count; i++)
+        dev->vk.vkDestroyBufferView(dev->device, pools->views[i].view, NULL);
+    free(pools->views);
     free(pools->pools);
     *pools = (vkl_descriptor_pools){0};
 }
@@ -20,15 +23,15 @@ static vkllm_status add_pool(vkl_gpu_device *dev, vkl_descriptor_pools *pools, v
     if (status != VKLLM_OK)
         return status;
 
-    VkDescriptorPoolSize size = {
-        .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-        .descriptorCount = SETS_PER_POOL * VKL_MAX_BINDINGS,
+    VkDescriptorPoolSize sizes[] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * VKL_MAX_BINDINGS},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * VKL_MAX_TEXEL_BINDINGS},
     };
     VkDescriptorPoolCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
         .maxSets = SETS_PER_POOL,
-        .poolSizeCount = 1,
-        .pPoolSizes = &size,
+        .poolSizeCount = 2,
+        .pPoolSizes = sizes,
     };
     VKL_VK_CHECK(err, dev->vk.vkCreateDescriptorPool(dev->device, &info, NULL,
                                                      &pools->pools[pools->count]));
@@ -60,7 +63,7 @@ static vkllm_status allocate_set(vkl_recorder *rec, VkDescriptorSet *set)
 static void write_set(vkl_gpu_device *dev, VkDescriptorSet set, const vkl_dispatch *d)
 {
     VkDescriptorBufferInfo buffers[VKL_MAX_BINDINGS];
-    VkWriteDescriptorSet writes[VKL_MAX_BINDINGS];
+    VkWriteDescriptorSet writes[VKL_MAX_BINDINGS + VKL_MAX_TEXEL_BINDINGS];
     for (uint32_t i = 0; i < d->binding_count; i++) {
         buffers[i] = (VkDescriptorBufferInfo){
             .buffer = d->bindings[i].buffer,
@@ -76,7 +79,48 @@ static void write_set(vkl_gpu_device *dev, VkDescriptorSet set, const vkl_dispat
             .pBufferInfo = &buffers[i],
         };
     }
-    dev->vk.vkUpdateDescriptorSets(dev->device, d->binding_count, writes, 0, NULL);
+    for (uint32_t i = 0; i < d->texel_count; i++) {
+        writes[d->binding_count + i] = (VkWriteDescriptorSet){
+            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+            .dstSet = set,
+            .dstBinding = VKL_MAX_BINDINGS + i,
+            .descriptorCount = 1,
+            .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+            .pTexelBufferView = &d->texels[i],
+        };
+    }
+    dev->vk.vkUpdateDescriptorSets(dev->device, d->binding_count + d->texel_count, writes, 0,
+                                   NULL);
+}
+
+static bool same_view(const vkl_texel_view *v, const vkl_buffer_view *range, VkFormat format)
+{
+    return v->buffer == range->buffer && v->offset == range->offset &&
+           v->size == range->size && v->format == format;
+}
+
+VkBufferView vkl_recorder_texel_view(vkl_recorder *rec, const vkl_buffer_view *range,
+                                     VkFormat format)
+{
+    if (rec->status != VKLLM_OK)
+        return VK_NULL_HANDLE;
+
+    vkl_descriptor_pools *pools = rec->pools;
+    for (uint32_t i = 0; i < pools->view_count; i++) {
+        if (same_view(&pools->views[i], range, format))
+            return pools->views[i].view;
+    }
+
+    rec->status = vkl_array_reserve_one((void **)&pools->views, pools->view_count,
+                                        &pools->view_capacity, sizeof *pools->views, rec->err);
+    VkBufferView view = VK_NULL_HANDLE;
+    if (rec->status == VKLLM_OK)
+        rec->status = vkl_gpu_texel_view(rec->dev, range, format, &view, rec->err);
+    if (rec->status != VKLLM_OK)
+        return VK_NULL_HANDLE;
+    pools->views[pools->view_count++] = (vkl_texel_view){
+        range->buffer, range->offset, range->size, format, view};
+    return view;
 }
 
 /* Every dispatch may read what the one before wrote. A global barrier is

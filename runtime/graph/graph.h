@@ -40,7 +40,9 @@ typedef struct vkl_model_gpu {
     vkl_layer_gpu *layers;    /* [n_layers] */
     vkl_tensor output_norm;         /* [1, dim] */
     vkl_tensor output_norm_bias;    /* [1, dim], LayerNorm only */
-    vkl_tensor output;              /* [vocab_size, dim]; token_embd's pieces when tied */
+    vkl_tensor output;              /* [vocab_size, dim]; token_embd's pieces when tied,
+                                       unless the matrix layout needs a copy */
+    bool output_owned;              /* output has pieces of its own */
 } vkl_model_gpu;
 
 /* Called as weights reach the device, with the bytes done and in all. */

@@ -5,24 +5,31 @@
 #include <string.h>
 
 #include "graph/graph.h"
+#include "ops/lanes.h"
 
-/* Where one tensor lives on the host and on the device. */
+/* Where one tensor lives on the host and on the device, and whether the
+ * matrix products read it (then it takes the device's matrix layout). */
 typedef struct slot {
     size_t host;    /* offset of a vkl_host_tensor */
     size_t gpu;     /* offset of the matching vkl_tensor */
+    bool matrix;
 } slot;
 
-#define LAYER_SLOT(f) {offsetof(vkl_layer_weights, f), offsetof(vkl_layer_gpu, f)}
-#define MODEL_SLOT(f) {offsetof(vkl_model_weights, f), offsetof(vkl_model_gpu, f)}
+#define LAYER_SLOT(f, m) {offsetof(vkl_layer_weights, f), offsetof(vkl_layer_gpu, f), m}
+#define MODEL_SLOT(f) {offsetof(vkl_model_weights, f), offsetof(vkl_model_gpu, f), false}
 
 static const slot layer_slots[] = {
-    LAYER_SLOT(attn_norm), LAYER_SLOT(attn_norm_bias), LAYER_SLOT(wq), LAYER_SLOT(wk),
-    LAYER_SLOT(wv), LAYER_SLOT(wo), LAYER_SLOT(bq), LAYER_SLOT(bk), LAYER_SLOT(bv),
-    LAYER_SLOT(bo), LAYER_SLOT(ffn_norm), LAYER_SLOT(ffn_norm_bias), LAYER_SLOT(w_gate),
-    LAYER_SLOT(w_down), LAYER_SLOT(w_up), LAYER_SLOT(b_up), LAYER_SLOT(b_down),
+    LAYER_SLOT(attn_norm, false), LAYER_SLOT(attn_norm_bias, false), LAYER_SLOT(wq, true),
+    LAYER_SLOT(wk, true), LAYER_SLOT(wv, true), LAYER_SLOT(wo, true), LAYER_SLOT(bq, false),
+    LAYER_SLOT(bk, false), LAYER_SLOT(bv, false), LAYER_SLOT(bo, false),
+    LAYER_SLOT(ffn_norm, false), LAYER_SLOT(ffn_norm_bias, false), LAYER_SLOT(w_gate, true),
+    LAYER_SLOT(w_down, true), LAYER_SLOT(w_up, true), LAYER_SLOT(b_up, false),
+    LAYER_SLOT(b_down, false),
 };
 
-/* The classifier is not here: when tied it shares the embedding's pieces. */
+/* The classifier is not here: it is uploaded last, and when tied it shares
+ * the embedding's pieces or, where the matrix layout differs, the
+ * embedding's host data. */
 static const slot model_slots[] = {
     MODEL_SLOT(token_embd), MODEL_SLOT(pos_embd), MODEL_SLOT(output_norm),
     MODEL_SLOT(output_norm_bias),
@@ -32,6 +39,7 @@ static const slot model_slots[] = {
 
 typedef struct upload {
     vkl_model_gpu *model;
+    vkl_weight_layout matrix_layout;
     vkl_progress_fn progress;
     void *progress_user;
     uint64_t done;
@@ -50,21 +58,36 @@ static vkl_tensor *gpu_at(void *base, const slot *s)
 }
 
 /* Uploads one tensor if the file has it; an absent one stays empty. */
-static vkllm_status upload_tensor(upload *u, const vkl_host_tensor *src, vkl_tensor *dst)
+static vkllm_status upload_tensor(upload *u, const vkl_host_tensor *src, bool matrix,
+                                  vkl_tensor *dst)
 {
     if (src->data == NULL)
         return VKLLM_OK;
-    vkllm_status status = vkl_tensor_upload(&u->model->arena, src, dst, u->err);
+    vkl_weight_layout layout = matrix ? u->matrix_layout : VKL_LAYOUT_BLOCKS;
+    vkllm_status status = vkl_tensor_upload(&u->model->arena, src, layout, dst, u->err);
     u->done += vkl_host_tensor_bytes(src);
     if (u->progress != NULL)
         u->progress(u->done, u->total, u->progress_user);
     return status;
 }
 
-static uint64_t weight_bytes(const vkl_model_file *file)
+/* A tied classifier gets its own copy when the matrix products want
+ * another layout than the embedding lookup reads. */
+static bool output_copied(const upload *u, const vkl_model_file *file)
+{
+    const vkl_host_tensor *embd = &file->weights.token_embd;
+    return file->config.tied_output && u->matrix_layout == VKL_LAYOUT_LANES &&
+           vkl_lanes_row_bytes(embd->type, (uint64_t)embd->cols) != 0;
+}
+
+static uint64_t weight_bytes(const upload *u, const vkl_model_file *file)
 {
     const vkl_model_weights *w = &file->weights;
-    uint64_t total = file->config.tied_output ? 0 : vkl_host_tensor_bytes(&w->output);
+    uint64_t total = 0;
+    if (!file->config.tied_output)
+        total += vkl_host_tensor_bytes(&w->output);
+    else if (output_copied(u, file))
+        total += vkl_host_tensor_bytes(&w->token_embd);
     for (size_t i = 0; i < COUNT(model_slots); i++)
         total += vkl_host_tensor_bytes(host_at(w, &model_slots[i]));
     for (int l = 0; l < file->config.n_layers; l++) {
@@ -81,15 +104,21 @@ static vkllm_status upload_all(upload *u, const vkl_model_file *file)
     vkllm_status s = VKLLM_OK;
 
     for (size_t i = 0; i < COUNT(model_slots) && s == VKLLM_OK; i++)
-        s = upload_tensor(u, host_at(w, &model_slots[i]), gpu_at(model, &model_slots[i]));
+        s = upload_tensor(u, host_at(w, &model_slots[i]), false, gpu_at(model, &model_slots[i]));
     for (int l = 0; l < file->config.n_layers && s == VKLLM_OK; l++) {
-        for (size_t i = 0; i < COUNT(layer_slots) && s == VKLLM_OK; i++)
-            s = upload_tensor(u, host_at(&w->layers[l], &layer_slots[i]),
-                              gpu_at(&model->layers[l], &layer_slots[i]));
+        for (size_t i = 0; i < COUNT(layer_slots) && s == VKLLM_OK; i++) {
+            const slot *at = &layer_slots[i];
+            s = upload_tensor(u, host_at(&w->layers[l], at), at->matrix,
+                              gpu_at(&model->layers[l], at));
+        }
     }
-    if (s != VKLLM_OK || file->config.tied_output)
+    if (s != VKLLM_OK)
         return s;
-    return upload_tensor(u, &w->output, &model->output);
+    if (output_copied(u, file))
+        return upload_tensor(u, &w->token_embd, true, &model->output);
+    if (file->config.tied_output)
+        return VKLLM_OK;
+    return upload_tensor(u, &w->output, true, &model->output);
 }
 
 vkllm_status vkl_model_gpu_upload(vkl_gpu_device *dev, const vkl_model_file *file,
@@ -104,14 +133,16 @@ vkllm_status vkl_model_gpu_upload(vkl_gpu_device *dev, const vkl_model_file *fil
     if (out->layers == NULL)
         return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory for layers");
 
-    upload u = {out, progress, progress_user, 0, weight_bytes(file), err};
+    upload u = {out, vkl_ops_matrix_layout(dev->info), progress, progress_user, 0, 0, err};
+    u.total = weight_bytes(&u, file);
+    out->output_owned = !file->config.tied_output || output_copied(&u, file);
     vkllm_status status = upload_all(&u, file);
     if (status != VKLLM_OK) {
         vkl_model_gpu_free(out);
         return status;
     }
-    /* A tied classifier binds the embedding's pieces; it owns nothing. */
-    if (file->config.tied_output)
+    /* A tied classifier not copied binds the embedding's pieces. */
+    if (!out->output_owned)
         out->output = out->token_embd;
     return VKLLM_OK;
 }
@@ -123,7 +154,7 @@ void vkl_model_gpu_free(vkl_model_gpu *model)
             vkl_tensor_free(gpu_at(&model->layers[l], &layer_slots[i]));
     }
     free(model->layers);
-    if (!model->config.tied_output)
+    if (model->output_owned)
         vkl_tensor_free(&model->output);
     for (size_t i = 0; i < COUNT(model_slots); i++)
         vkl_tensor_free(gpu_at(model, &model_slots[i]));

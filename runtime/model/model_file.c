@@ -122,7 +122,7 @@ static float bf16_to_f32(uint16_t h)
     return f;
 }
 
-static float f16_to_f32(uint16_t h)
+float vkl_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h >> 15) << 31;
     int32_t exponent = (h >> 10) & 31;
@@ -152,7 +152,7 @@ vkllm_status vkl_model_file_widen(vkl_model_file *file, vkl_dtype type, const vo
     const unsigned char *bytes = src;
     for (int64_t i = 0; i < n; i++) {
         uint16_t h = (uint16_t)(bytes[2 * i] | bytes[2 * i + 1] << 8);
-        wide[i] = type == VKL_DTYPE_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+        wide[i] = type == VKL_DTYPE_F16 ? vkl_f16_to_f32(h) : bf16_to_f32(h);
     }
     *out = wide;
     return vkl_model_file_keep(file, wide, err);

@@ -40,6 +40,9 @@ const char *vkl_dtype_name(vkl_dtype type);
 uint64_t vkl_dtype_row_bytes(vkl_dtype type, uint64_t cols);
 uint64_t vkl_host_tensor_bytes(const vkl_host_tensor *t);
 
+/* An IEEE half as a float, exactly. */
+float vkl_f16_to_f32(uint16_t h);
+
 /* The kinds of layer an architecture is built from: the forward pass is
  * one sequence of steps, and these choose the variant of each. */
 typedef enum vkl_norm_kind {

@@ -36,14 +36,32 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
         ops->row_wg = floor_pow2(info->subgroup_size);
     /* On a CPU device the matrix-vector product gives each lane a whole row,
      * four subgroups' worth of rows to a workgroup. */
+    uint32_t four_subgroups = ops->row_wg * 4 < ops->wg ? ops->row_wg * 4 : ops->wg;
     if (info->type == VKLLM_DEVICE_CPU)
-        ops->rows_per_workgroup = ops->row_wg * 4 < ops->wg ? ops->row_wg * 4 : ops->wg;
+        ops->rows_per_workgroup = four_subgroups;
+    /* matmul_lanes, measured on lavapipe: four rows a lane for one token;
+     * for many, two rows and eight tokens keep the sums in registers while
+     * one weight fetch serves eight tokens and one X fetch two rows. */
+    ops->lanes_wg = four_subgroups;
+    ops->lanes_rows[0] = 4;
+    ops->lanes_tokens[0] = 1;
+    ops->lanes_rows[1] = 2;
+    ops->lanes_tokens[1] = 8;
     /* matmul: TILE^2 invocations and two TILE x (4 TILE + 1) float tiles. */
     ops->tile = 16;
     while (ops->tile > 1 && (ops->tile * ops->tile > info->max_workgroup_invocations ||
                              ops->tile > info->max_workgroup_size[1] ||
                              2 * ops->tile * (4 * ops->tile + 1) * 4 > info->max_shared_memory))
         ops->tile /= 2;
+}
+
+vkl_weight_layout vkl_ops_matrix_layout(const vkllm_device_info *info)
+{
+    /* X of a prompt batch is viewed as texels too: [512, 14336] floats is
+     * under 2^21 texels, far below what CPU drivers allow (2^27 on lavapipe). */
+    bool texels_suffice = info->max_texel_buffer_elements >= (1u << 24);
+    return info->type == VKLLM_DEVICE_CPU && texels_suffice ? VKL_LAYOUT_LANES
+                                                            : VKL_LAYOUT_BLOCKS;
 }
 
 static uint32_t div_up(uint64_t a, uint32_t b)
@@ -78,6 +96,7 @@ typedef struct weight_kernels {
     vkl_shader_id matvec_rows;
     vkl_shader_id matmul;
     vkl_shader_id matmul_rows;
+    vkl_shader_id matmul_lanes;
     vkl_shader_id embed;
     vkl_shader_id add_positions;
 } weight_kernels;
@@ -85,7 +104,8 @@ typedef struct weight_kernels {
 /* cmake/shaders.cmake names each variant <kernel>_<type>. */
 #define WEIGHT_KERNELS(T)                                                                 \
     {VKL_DTYPE_##T, VKL_SHADER_MATVEC_##T, VKL_SHADER_MATVEC_ROWS_##T, VKL_SHADER_MATMUL_##T, \
-     VKL_SHADER_MATMUL_ROWS_##T, VKL_SHADER_EMBED_##T, VKL_SHADER_ADD_POSITIONS_##T}
+     VKL_SHADER_MATMUL_ROWS_##T, VKL_SHADER_MATMUL_LANES_##T, VKL_SHADER_EMBED_##T,          \
+     VKL_SHADER_ADD_POSITIONS_##T}
 
 static const weight_kernels weight_kernel_table[] = {
     WEIGHT_KERNELS(F32),
@@ -153,6 +173,40 @@ void vkl_op_add_positions(vkl_ops *ops, const vkl_tensor *table, const vkl_buffe
     record_table_rows(ops, kernels->add_positions, table, x, 1);
 }
 
+typedef struct lanes_push {
+    uint32_t K, N, y_stride, col0, last_only;
+} lanes_push;
+_Static_assert(sizeof(lanes_push) == 20, "matmul_lanes push constants");
+
+/* A lanes-layout matrix times X's rows (many) or its last or only row. */
+static void record_lanes(vkl_ops *ops, const weight_kernels *kernels, const vkl_tensor *w,
+                         const vkl_buffer_view *x, const vkl_buffer_view *y, bool many,
+                         bool last_only)
+{
+    VkBufferView x_texels = vkl_recorder_texel_view(ops->rec, x,
+                                                    VK_FORMAT_R32G32B32A32_SFLOAT);
+    if (x_texels == VK_NULL_HANDLE)
+        return;
+    uint32_t rows = ops->lanes_rows[many];
+    for (uint32_t i = 0; i < w->piece_count; i++) {
+        const vkl_tensor_piece *piece = &w->pieces[i];
+        lanes_push push = {w->cols, piece->rows, w->rows, piece->row0, last_only};
+        vkl_dispatch d = {
+            .shader = kernels->matmul_lanes,
+            .spec = {ops->lanes_wg, rows, ops->lanes_tokens[many]},
+            .spec_count = 3,
+            .bindings = {ops->step, *y},
+            .binding_count = 2,
+            .texels = {piece->texels, x_texels},
+            .texel_count = 2,
+            .push = &push,
+            .push_size = sizeof push,
+        };
+        vkl_groups_2d(ops->rec->dev, div_up(piece->rows, ops->lanes_wg * rows), d.groups);
+        vkl_record_dispatch(ops->rec, &d);
+    }
+}
+
 typedef struct matvec_push {
     uint32_t K, N, y_offset, x_last_row;
 } matvec_push;
@@ -164,6 +218,10 @@ void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
     const weight_kernels *kernels = kernels_for(ops, w);
     if (kernels == NULL)
         return;
+    if (w->layout == VKL_LAYOUT_LANES) {
+        record_lanes(ops, kernels, w, x, y, false, last_row);
+        return;
+    }
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
         matvec_push push = {w->cols, piece->rows, piece->row0, last_row};
@@ -188,6 +246,10 @@ void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
     const weight_kernels *kernels = kernels_for(ops, w);
     if (kernels == NULL)
         return;
+    if (w->layout == VKL_LAYOUT_LANES) {
+        record_lanes(ops, kernels, w, x, y, true, false);
+        return;
+    }
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
         matmul_push push = {w->cols, piece->rows, w->rows, piece->row0};

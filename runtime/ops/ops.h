@@ -19,21 +19,31 @@ typedef struct vkl_step {
  * can each span. */
 typedef struct vkl_tensor_piece {
     vkl_buffer_view view;
+    VkBufferView texels;            /* lanes layout: the piece as RGBA32UI texels */
     uint32_t row0;
     uint32_t rows;
 } vkl_tensor_piece;
 
+/* How a matrix's rows are stored on the device. */
+typedef enum vkl_weight_layout {
+    VKL_LAYOUT_BLOCKS = 0,          /* as the file stores them (every kernel) */
+    VKL_LAYOUT_LANES = 1,           /* ops/lanes.h, for matmul_lanes on CPU devices */
+} vkl_weight_layout;
+
 typedef struct vkl_tensor {
     vkl_dtype type;
+    vkl_weight_layout layout;
     uint32_t rows;
     uint32_t cols;
     uint32_t piece_count;
     vkl_tensor_piece *pieces;       /* [piece_count], owned; memory is the arena's */
 } vkl_tensor;
 
-/* Copies a host matrix into arena memory, piece by piece. */
-vkllm_status vkl_tensor_upload(vkl_arena *arena, const vkl_host_tensor *src, vkl_tensor *out,
-                               vkl_error *err);
+/* Copies a host matrix into arena memory, piece by piece, in the layout
+ * asked for; a matrix with no lanes form (vkl_lanes_row_bytes) is stored
+ * as blocks whatever the request. */
+vkllm_status vkl_tensor_upload(vkl_arena *arena, const vkl_host_tensor *src,
+                               vkl_weight_layout layout, vkl_tensor *out, vkl_error *err);
 void vkl_tensor_free(vkl_tensor *t);
 
 typedef struct vkl_ops {
@@ -46,10 +56,18 @@ typedef struct vkl_ops {
                                        in matrix products (CPU devices); 0: the GPU
                                        layouts (reduction, shared-memory tiles) */
     uint32_t tile;                  /* matmul tile edge */
+    uint32_t lanes_wg;              /* matmul_lanes: invocations a workgroup, */
+    uint32_t lanes_rows[2];         /* weight rows an invocation takes, and */
+    uint32_t lanes_tokens[2];       /* tokens it takes at a time, for one token [0]
+                                       and for many [1] */
 } vkl_ops;
 
 /* Picks workgroup sizes from the device's limits. */
 void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, uint32_t batch);
+
+/* The layout matrix products read fastest on a device: lanes on CPU
+ * devices whose texel buffers can span activations, blocks elsewhere. */
+vkl_weight_layout vkl_ops_matrix_layout(const vkllm_device_info *info);
 
 /* The matrix kernels (embed, matvec, matmul, add_positions) read weights of
  * every vkl_dtype as stored, dequantizing inside the shader. */

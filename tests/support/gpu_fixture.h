@@ -13,6 +13,7 @@ typedef struct gpu_fixture {
     int validation_messages;
     bool wide_rows;     /* record row kernels with the GPU's layout: wide workgroups,
                            one matrix-vector row per workgroup */
+    vkl_weight_layout matrix_layout;    /* how the product tests upload matrices */
 } gpu_fixture;
 
 /* Opens the default device with validation; false (and a message) if none. */
