@@ -10,15 +10,16 @@
 // bounds-checked scalar load each, which caps every kernel near 2 GFLOP/s.
 // A texel fetch from a uniform texel buffer is a plain 16-byte load per lane
 // instead, so this kernel reads the weights and X only through texel
-// buffers: W in the lanes layout (runtime/ops/lanes.c) as RGBA32UI texels, X
+// buffers: W in the lanes layout as RGBA32UI texels, X
 // as RGBA32F texels. Each lane takes ROWS weight rows and TOKENS tokens at a
 // time, so one fetch of X serves ROWS rows and one fetch of W serves TOKENS
 // tokens; no shared memory and no barrier are used.
 //
-// The lanes layout of a row: its codes, CODE_TEXELS texels per group of
-// GROUP weights, then for block types one (scale, offset) pair of floats per
-// group, two pairs to a texel; a weight is code * scale + offset. Plain
-// types (F32, F16, BF16) have no pairs: the codes are the weights.
+// A lane takes its rows a chunk (64 bytes, one cache line) at a time and
+// fetches the whole chunk of every row before using any of it: lavapipe
+// then keeps enough loads in flight to stream weights from memory at twice
+// the rate of one texel at a time. The layout is described in
+// runtime/ops/lanes.h.
 
 #include "common.glsl"
 
@@ -39,60 +40,85 @@ layout(push_constant) uniform Push {
     uint last_only;   // 1: only the step's last token, written as row 0 of Y
 } p;
 
+const uint CHUNK_TEXELS = 4;
+
 // The four signed bytes of a word.
 vec4 signed_bytes(uint word)
 {
     return vec4((ivec4(word) << ivec4(24, 16, 8, 0)) >> 24);
 }
 
-// A four-bit field of each byte of a word.
+// The four-bit field at shift of each byte of a word, sign-extended.
+vec4 signed_nibbles(uint word, int shift)
+{
+    int w = int(word);
+    return vec4(bitfieldExtract(w, shift, 4), bitfieldExtract(w, shift + 8, 4),
+                bitfieldExtract(w, shift + 16, 4), bitfieldExtract(w, shift + 24, 4));
+}
+
 vec4 nibbles(uint word, int shift)
 {
     return vec4(bitfieldExtract(word, shift, 4), bitfieldExtract(word, shift + 8, 4),
                 bitfieldExtract(word, shift + 16, 4), bitfieldExtract(word, shift + 24, 4));
 }
 
+// Per type: CHUNK weights a chunk, GROUP weights a scale (block types), and
+// quad_codes(chunk, i), the codes of weights 4i .. 4i + 3 of a chunk.
 #if defined(WEIGHT_F32)
-const uint GROUP = 4;
-const uint CODE_TEXELS = 1;
-vec4 quad_codes(uvec4 q[CODE_TEXELS], uint i) { return uintBitsToFloat(q[0]); }
+const uint CHUNK = 16;
+vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i) { return uintBitsToFloat(c[i]); }
 #elif defined(WEIGHT_F16)
-const uint GROUP = 8;
-const uint CODE_TEXELS = 1;
-vec4 quad_codes(uvec4 q[CODE_TEXELS], uint i)
+const uint CHUNK = 32;
+vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i)
 {
-    return vec4(unpackHalf2x16(q[0][2 * i]), unpackHalf2x16(q[0][2 * i + 1]));
+    uvec4 t = c[i / 2];
+    return (i % 2) == 0 ? vec4(unpackHalf2x16(t.x), unpackHalf2x16(t.y))
+                        : vec4(unpackHalf2x16(t.z), unpackHalf2x16(t.w));
 }
 #elif defined(WEIGHT_BF16)
-const uint GROUP = 8;
-const uint CODE_TEXELS = 1;
-vec4 quad_codes(uvec4 q[CODE_TEXELS], uint i)
+const uint CHUNK = 32;
+vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i)
 {
-    uint a = q[0][2 * i], b = q[0][2 * i + 1];
-    return uintBitsToFloat(uvec4(a << 16, a & 0xffff0000u, b << 16, b & 0xffff0000u));
+    uvec4 t = c[i / 2];
+    uvec2 words = (i % 2) == 0 ? t.xy : t.zw;
+    return uintBitsToFloat(uvec4(words.x << 16, words.x & 0xffff0000u, words.y << 16,
+                                 words.y & 0xffff0000u));
 }
-#elif defined(WEIGHT_Q8_0)
-// Signed byte codes, 32 to a group.
-#define AFFINE
+#elif defined(WEIGHT_Q8_0) || defined(WEIGHT_Q6_K)
+#define SCALED
+const uint CHUNK = 64;
+#if defined(WEIGHT_Q8_0)
 const uint GROUP = 32;
-const uint CODE_TEXELS = 2;
-vec4 quad_codes(uvec4 q[CODE_TEXELS], uint i) { return signed_bytes(q[i / 4][i % 4]); }
-#elif defined(WEIGHT_Q6_K)
-// Signed byte codes, 16 to a group.
-#define AFFINE
+#else
 const uint GROUP = 16;
-const uint CODE_TEXELS = 1;
-vec4 quad_codes(uvec4 q[CODE_TEXELS], uint i) { return signed_bytes(q[0][i]); }
+#endif
+vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i) { return signed_bytes(c[i / 4][i % 4]); }
 #elif defined(WEIGHT_Q4_0) || defined(WEIGHT_Q4_K)
-// Four-bit codes, 32 to a group: byte j holds code j in its low nibble and
-// code j + 16 in its high one.
-#define AFFINE
+// Byte j of a texel holds code j in its low nibble and code j + 16 in its
+// high one.
+#define SCALED
+const uint CHUNK = 128;
 const uint GROUP = 32;
-const uint CODE_TEXELS = 1;
-vec4 quad_codes(uvec4 q[CODE_TEXELS], uint i) { return nibbles(q[0][i % 4], int(i / 4) * 4); }
+vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i)
+{
+    uint word = c[i / 8][i % 4];
+    int shift = int((i / 4) % 2) * 4;
+#if defined(WEIGHT_Q4_K)
+    return nibbles(word, shift);
+#else
+    return signed_nibbles(word, shift);
+#endif
+}
 #endif
 
-const uint QUADS = GROUP / 4;   // X texels per group
+const uint QUADS = CHUNK / 4;   // X texels a chunk
+#if defined(SCALED)
+const uint GROUPS = CHUNK / GROUP;
+const uint QUADS_PER_GROUP = GROUP / 4;
+#else
+const uint GROUPS = 1;
+const uint QUADS_PER_GROUP = QUADS;
+#endif
 
 void main()
 {
@@ -100,11 +126,16 @@ void main()
     if (row0 >= p.N)
         return;     // no barrier follows, so lanes may leave on their own
 
-    uint groups = p.K / GROUP;
-#if defined(AFFINE)
-    uint row_texels = groups * CODE_TEXELS + (groups + 1) / 2;
+    uint chunks = (p.K + CHUNK - 1) / CHUNK;
+    uint code_texels = chunks * CHUNK_TEXELS;
+#if defined(SCALED)
+    uint factor_texels = (chunks * GROUPS + 3) / 4;
+    uint row_texels = code_texels + factor_texels;
+#if defined(WEIGHT_Q4_K)
+    row_texels += factor_texels;
+#endif
 #else
-    uint row_texels = groups * CODE_TEXELS;
+    uint row_texels = code_texels;
 #endif
     // The last lane's rows past the piece's end repeat its last row and
     // are never written.
@@ -120,39 +151,54 @@ void main()
             [[unroll]] for (uint t = 0; t < TOKENS; t++)
                 acc[r][t] = 0.0;
 
-        for (uint g = 0; g < groups; g++) {
-            uvec4 codes[ROWS][CODE_TEXELS];
+        for (uint chunk = 0; chunk < chunks; chunk++) {
+            uvec4 codes[ROWS][CHUNK_TEXELS];
             [[unroll]] for (uint r = 0; r < ROWS; r++)
-                [[unroll]] for (uint c = 0; c < CODE_TEXELS; c++)
-                    codes[r][c] = texelFetch(weights, row_base[r] + int(g * CODE_TEXELS + c));
-#if defined(AFFINE)
-            vec2 affine[ROWS];
-            [[unroll]] for (uint r = 0; r < ROWS; r++) {
-                vec4 pairs = uintBitsToFloat(
-                    texelFetch(weights, row_base[r] + int(groups * CODE_TEXELS + g / 2)));
-                affine[r] = (g & 1u) != 0u ? pairs.zw : pairs.xy;
-            }
+                [[unroll]] for (uint c = 0; c < CHUNK_TEXELS; c++)
+                    codes[r][c] = texelFetch(weights, row_base[r] + int(chunk * CHUNK_TEXELS + c));
+#if defined(SCALED)
+            // A chunk's groups share one texel of scales (and of offsets).
+            uint first_group = chunk * GROUPS;
+            int factor = int(code_texels + first_group / 4);
+            vec4 scales[ROWS];
+            [[unroll]] for (uint r = 0; r < ROWS; r++)
+                scales[r] = uintBitsToFloat(texelFetch(weights, row_base[r] + factor));
+#if defined(WEIGHT_Q4_K)
+            vec4 offsets[ROWS];
+            [[unroll]] for (uint r = 0; r < ROWS; r++)
+                offsets[r] = uintBitsToFloat(
+                    texelFetch(weights, row_base[r] + factor + int(factor_texels)));
+#endif
 #endif
             [[unroll]] for (uint t = 0; t < TOKENS; t++) {
                 // Tokens past the step's end read row 0 and are never written.
                 uint token = t0 + t < t_end ? t0 + t : 0;
-                int x_base = int((token * p.K + g * GROUP) / 4);
-                float dots[ROWS];
-                [[unroll]] for (uint r = 0; r < ROWS; r++)
-                    dots[r] = 0.0;
-                float x_sum = 0.0;
-                [[unroll]] for (uint i = 0; i < QUADS; i++) {
-                    vec4 xq = texelFetch(xs, x_base + int(i));
-                    x_sum += xq.x + xq.y + xq.z + xq.w;
+                int x_base = int((token * p.K + chunk * CHUNK) / 4);
+                uint quads_left = (p.K - chunk * CHUNK) / 4;
+                [[unroll]] for (uint g = 0; g < GROUPS; g++) {
+                    float dots[ROWS];
                     [[unroll]] for (uint r = 0; r < ROWS; r++)
-                        dots[r] += dot(quad_codes(codes[r], i), xq);
-                }
-                [[unroll]] for (uint r = 0; r < ROWS; r++) {
-#if defined(AFFINE)
-                    acc[r][t] += affine[r].x * dots[r] + affine[r].y * x_sum;
-#else
-                    acc[r][t] += dots[r];
+                        dots[r] = 0.0;
+                    float x_sum = 0.0;
+                    [[unroll]] for (uint j = 0; j < QUADS_PER_GROUP; j++) {
+                        uint i = g * QUADS_PER_GROUP + j;
+                        // The last chunk's padding must not read past X's row.
+                        vec4 xq = i < quads_left ? texelFetch(xs, x_base + int(i)) : vec4(0.0);
+                        x_sum += xq.x + xq.y + xq.z + xq.w;
+                        [[unroll]] for (uint r = 0; r < ROWS; r++)
+                            dots[r] += dot(quad_codes(codes[r], i), xq);
+                    }
+                    [[unroll]] for (uint r = 0; r < ROWS; r++) {
+#if defined(SCALED)
+                        uint s = (first_group + g) % 4;
+                        acc[r][t] += scales[r][s] * dots[r];
+#if defined(WEIGHT_Q4_K)
+                        acc[r][t] += offsets[r][s] * x_sum;
 #endif
+#else
+                        acc[r][t] += dots[r];
+#endif
+                    }
                 }
             }
         }

@@ -23,6 +23,7 @@
 
 #include "cpu_ref.h"
 #include "gpu_fixture.h"
+#include "ops/lanes.h"
 #include "test.h"
 
 #define PRODUCT_RTOL 1e-4
@@ -306,6 +307,18 @@ static void test_weights_q8_0(void) { check_weight_type(VKL_DTYPE_Q8_0); }
 static void test_weights_q4_0(void) { check_weight_type(VKL_DTYPE_Q4_0); }
 static void test_weights_q4_k(void) { check_weight_type(VKL_DTYPE_Q4_K); }
 static void test_weights_q6_k(void) { check_weight_type(VKL_DTYPE_Q6_K); }
+
+/* Rows whose last 64-byte chunk of the lanes layout is partly padding, and
+ * outputs that leave the last lane's rows partly idle. */
+static void test_weights_partial_chunks(void)
+{
+    const vkl_dtype types[] = {VKL_DTYPE_F32, VKL_DTYPE_F16, VKL_DTYPE_BF16};
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        check_matvec(types[i], 131, 100, 1);
+        check_matvec(types[i], 131, 36, 4);
+        check_matmul(types[i], 11, 9, 131, 100);
+    }
+}
 
 /* A model-sized matrix of each type. */
 static void test_weights_large(void)
@@ -606,6 +619,7 @@ static void run_all(void)
     RUN(test_weights_q4_0);
     RUN(test_weights_q4_k);
     RUN(test_weights_q6_k);
+    RUN(test_weights_partial_chunks);
     RUN(test_weights_large);
     RUN(test_upload_partial_block);
     RUN(test_pieces_small_limit);

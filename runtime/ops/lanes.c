@@ -1,5 +1,6 @@
 /* Packing weight rows into the lanes layout (lanes.h). The block decoders
  * here follow ggml's block layouts, as shaders/weights.glsl does. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "ops/lanes.h"
@@ -14,6 +15,7 @@ typedef struct lanes_format {
     uint32_t group;             /* weights per group; for plain types, per texel */
     uint32_t code_bytes;        /* bytes of codes per group */
     group_decoder decode;       /* NULL for plain types, stored as they are */
+    bool offsets;               /* groups have offsets besides scales */
 } lanes_format;
 
 static uint16_t load_u16(const uint8_t *p)
@@ -38,16 +40,16 @@ static void decode_q8_0(const uint8_t *block, uint32_t group, uint8_t *codes, fl
     *offset = 0.0f;
 }
 
-/* Q4_0: f16 d, 16 bytes of nibbles already in the lanes order;
- * w = d * nibble - 8 d. */
+/* Q4_0: f16 d, 16 bytes of nibbles in the lanes order; w = d (nibble - 8),
+ * and nibble ^ 8 is nibble - 8 as a signed nibble. */
 static void decode_q4_0(const uint8_t *block, uint32_t group, uint8_t *codes, float *scale,
                         float *offset)
 {
     (void)group;
-    memcpy(codes, block + 2, 16);
-    float d = vkl_f16_to_f32(load_u16(block));
-    *scale = d;
-    *offset = -8.0f * d;
+    for (uint32_t j = 0; j < 16; j++)
+        codes[j] = block[2 + j] ^ 0x88u;
+    *scale = vkl_f16_to_f32(load_u16(block));
+    *offset = 0.0f;
 }
 
 /* Q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes of
@@ -93,14 +95,17 @@ static void decode_q6_k(const uint8_t *block, uint32_t s, uint8_t *codes, float 
     *offset = 0.0f;
 }
 
+/* One chunk is four texels of codes. */
+#define CHUNK_BYTES 64
+
 static const lanes_format formats[] = {
-    {VKL_DTYPE_F32, 4, 16, NULL},
-    {VKL_DTYPE_F16, 8, 16, NULL},
-    {VKL_DTYPE_BF16, 8, 16, NULL},
-    {VKL_DTYPE_Q8_0, 32, 32, decode_q8_0},
-    {VKL_DTYPE_Q4_0, 32, 16, decode_q4_0},
-    {VKL_DTYPE_Q4_K, 32, 16, decode_q4_k},
-    {VKL_DTYPE_Q6_K, 16, 16, decode_q6_k},
+    {VKL_DTYPE_F32, 4, 16, NULL, false},
+    {VKL_DTYPE_F16, 8, 16, NULL, false},
+    {VKL_DTYPE_BF16, 8, 16, NULL, false},
+    {VKL_DTYPE_Q8_0, 32, 32, decode_q8_0, false},
+    {VKL_DTYPE_Q4_0, 32, 16, decode_q4_0, false},
+    {VKL_DTYPE_Q4_K, 32, 16, decode_q4_k, true},
+    {VKL_DTYPE_Q6_K, 16, 16, decode_q6_k, false},
 };
 
 static const lanes_format *format_of(vkl_dtype type)
@@ -112,32 +117,57 @@ static const lanes_format *format_of(vkl_dtype type)
     return NULL;
 }
 
+typedef struct row_shape {
+    uint64_t groups;            /* groups of codes holding real weights */
+    uint64_t chunks;
+    uint64_t code_bytes;        /* chunks * CHUNK_BYTES */
+    uint64_t factor_bytes;      /* scales, and again for offsets */
+} row_shape;
+
+static row_shape shape_of(const lanes_format *f, uint64_t cols)
+{
+    row_shape shape = {0};
+    uint64_t groups_per_chunk = CHUNK_BYTES / f->code_bytes;
+    shape.groups = (cols + f->group - 1) / f->group;
+    shape.chunks = (shape.groups + groups_per_chunk - 1) / groups_per_chunk;
+    shape.code_bytes = shape.chunks * CHUNK_BYTES;
+    if (f->decode != NULL)
+        shape.factor_bytes = (shape.chunks * groups_per_chunk + 3) / 4 * 16;
+    return shape;
+}
+
 uint64_t vkl_lanes_row_bytes(vkl_dtype type, uint64_t cols)
 {
     const lanes_format *f = format_of(type);
-    if (f == NULL || cols == 0 || cols % f->group != 0 || vkl_dtype_row_bytes(type, cols) == 0)
+    if (f == NULL || cols == 0 || cols % 4 != 0 || vkl_dtype_row_bytes(type, cols) == 0)
         return 0;
-    uint64_t groups = cols / f->group;
-    if (f->decode == NULL)
-        return groups * f->code_bytes;
-    return groups * f->code_bytes + (groups + 1) / 2 * 16;
+    row_shape shape = shape_of(f, cols);
+    return shape.code_bytes + shape.factor_bytes * (f->offsets ? 2 : 1);
 }
 
 static void pack_row(const lanes_format *f, uint64_t cols, const uint8_t *src, uint8_t *dst)
 {
+    row_shape shape = shape_of(f, cols);
+    uint64_t row_bytes = vkl_lanes_row_bytes(f->type, cols);
+    memset(dst, 0, row_bytes);
+    if (f->decode == NULL) {
+        memcpy(dst, src, vkl_dtype_row_bytes(f->type, cols));
+        return;
+    }
+
     uint32_t block_weights, block_bytes;
     vkl_dtype_layout(f->type, &block_weights, &block_bytes);
     uint32_t groups_per_block = block_weights / f->group;
-    uint64_t groups = cols / f->group;
-    uint8_t *pairs = dst + groups * f->code_bytes;
-
-    memset(pairs, 0, (groups + 1) / 2 * 16);
-    for (uint64_t g = 0; g < groups; g++) {
+    uint8_t *scales = dst + shape.code_bytes;
+    uint8_t *offsets = scales + shape.factor_bytes;
+    for (uint64_t g = 0; g < shape.groups; g++) {
         const uint8_t *block = src + g / groups_per_block * block_bytes;
-        float factors[2];
-        f->decode(block, (uint32_t)(g % groups_per_block), dst + g * f->code_bytes,
-                  &factors[0], &factors[1]);
-        memcpy(pairs + g * sizeof factors, factors, sizeof factors);
+        float scale, offset;
+        f->decode(block, (uint32_t)(g % groups_per_block), dst + g * f->code_bytes, &scale,
+                  &offset);
+        memcpy(scales + g * sizeof scale, &scale, sizeof scale);
+        if (f->offsets)
+            memcpy(offsets + g * sizeof offset, &offset, sizeof offset);
     }
 }
 
@@ -146,10 +176,6 @@ void vkl_lanes_pack(vkl_dtype type, uint64_t cols, const void *src, uint64_t row
     const lanes_format *f = format_of(type);
     uint64_t src_row = vkl_dtype_row_bytes(type, cols);
     uint64_t dst_row = vkl_lanes_row_bytes(type, cols);
-    if (f->decode == NULL) {
-        memcpy(dst, src, rows * src_row);     /* plain rows are already whole texels */
-        return;
-    }
     for (uint64_t r = 0; r < rows; r++)
         pack_row(f, cols, (const uint8_t *)src + r * src_row, (uint8_t *)dst + r * dst_row);
 }

@@ -1,17 +1,23 @@
 /* The lanes layout: how CPU devices keep weight matrices, so that the
  * matmul_lanes kernel reads them as 16-byte texels (see that shader for
- * why). A row is whole texels: its codes, then, for block types, one
- * (scale, offset) pair of floats per group of codes, two pairs a texel.
+ * why). A row is a run of chunks, each 64 bytes (four texels, one cache
+ * line) of codes, then for block types the scale of every group of codes,
+ * four floats a texel, and for Q4_K the offset of every group likewise; a
+ * weight is code * scale (+ offset). The last chunk is padded with zero
+ * codes and its missing groups with zero scales.
  *
- *   F32, F16, BF16   the weights as stored: 4, 8 or 8 a texel, no pairs
- *   Q8_0             signed byte codes, groups of 32 (two texels each)
- *   Q6_K             signed byte codes (6-bit code - 32), groups of 16
- *   Q4_0, Q4_K       4-bit codes, groups of 32 in one texel: byte j holds
- *                    code j in its low nibble and code j + 16 in its high
+ *   type     codes                               group  chunk
+ *   F32      the weights as stored               -      16 weights
+ *   F16      the weights as stored               -      32
+ *   BF16     the weights as stored               -      32
+ *   Q8_0     signed bytes                        32     64
+ *   Q6_K     signed bytes (6-bit code - 32)      16     64
+ *   Q4_0     signed nibbles (nibble - 8)         32    128
+ *   Q4_K     nibbles, with offsets               32    128
  *
- * Every weight is code * scale + offset with both factors computed in
- * float exactly as the block kernels compute them, so the two layouts hold
- * the same values. */
+ * Nibbles come 32 to a texel: byte j holds code j in its low half and code
+ * j + 16 in its high half. Scales and offsets are computed in float exactly
+ * as the block kernels compute them, so both layouts hold the same values. */
 #ifndef VKL_OPS_LANES_H
 #define VKL_OPS_LANES_H
 
@@ -20,8 +26,8 @@
 #include "model/model_file.h"
 
 /* Bytes of one row of cols weights in the lanes layout, a multiple of 16;
- * 0 when the type has no lanes form or cols is not a whole number of its
- * groups. */
+ * 0 when the type has no lanes form or cols is not a multiple of 4 (X's
+ * rows must start on whole texels) or of the type's block. */
 uint64_t vkl_lanes_row_bytes(vkl_dtype type, uint64_t cols);
 
 /* Rewrites rows of a matrix stored as the type stores them (src) into the
