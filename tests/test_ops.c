@@ -16,7 +16,7 @@
  *   add_positions (one more float addition, which a compiler may reorder
  *   with the dequantization's): 1e-5 + 1e-5 |cpu|
  *   attention: max |gpu - cpu| <= 1e-4 + 1e-4 |cpu|
- *   elementwise, norms, rotary, softmax, GELU: 1e-5 + 1e-5 |cpu|
+ *   elementwise, norms, rotary, GELU: 1e-5 + 1e-5 |cpu|
  *   (transcendentals differ in the last bits between drivers) */
 #include <stdlib.h>
 #include <string.h>
@@ -472,37 +472,12 @@ static void test_rope_halves_in_place(void) { check_rope(9, false, VKL_ROPE_HALV
 static void test_rope_halves_into_cache(void) { check_rope(9, true, VKL_ROPE_HALVES); }
 static void test_rope_halves_far_position(void) { check_rope(3001, false, VKL_ROPE_HALVES); }
 
-static void check_softmax(int T, int pos0, int rows_per_token, int cols, bool causal)
-{
-    size_t count = (size_t)T * rows_per_token * cols;
-    float *x = random_floats(count, 5.0f);
-    float *want = malloc(count * 4), *got = malloc(count * 4);
-    memcpy(want, x, count * 4);
-    for (int r = 0; r < T * rows_per_token; r++) {
-        int len = causal ? pos0 + r / rows_per_token + 1 : cols;
-        len = len < cols ? len : cols;
-        cpu_softmax(want + (size_t)r * cols, len);
-        memset(want + (size_t)r * cols + len, 0, (size_t)(cols - len) * 4);
-    }
 
-    op_run run;
-    op_run_begin(&run, &fx, T, pos0, T);
-    vkl_buffer_view xv = op_floats(&run, x, count);
-    vkl_op_softmax(&run.ops, &xv, cols, rows_per_token, causal);
-    if (op_run_execute(&run)) {
-        op_read(&run, &xv, got, count);
-        expect_close("softmax", got, want, count, ELEM_ATOL, ELEM_RTOL);
-    }
-    op_run_free(&run);
-    free(x); free(want); free(got);
-}
 
-static void test_softmax_causal(void) { check_softmax(4, 10, 3, 50, true); }
-static void test_softmax_wide(void) { check_softmax(2, 0, 1, 5001, false); }
-
-/* scores, causal softmax and the weighted sum together against the CPU's
- * grouped-query attention. */
-static void check_attention(int T, int pos0, int heads, int kv_heads, int head_size, int context)
+/* Fused attention against the CPU's grouped-query attention, its sequence
+ * in `splits` parts. */
+static void check_attention(int T, int pos0, int heads, int kv_heads, int head_size, int context,
+                            int splits)
 {
     int q_width = heads * head_size, kv_width = kv_heads * head_size;
     float *q = random_floats((size_t)T * q_width, 1.0f);
@@ -513,15 +488,13 @@ static void check_attention(int T, int pos0, int heads, int kv_heads, int head_s
 
     op_run run;
     op_run_begin(&run, &fx, T, pos0, T);
-    vkl_attention_shape shape = {heads, kv_heads, head_size, context};
+    vkl_attention_shape shape = {heads, kv_heads, head_size, context, splits};
     vkl_buffer_view qv = op_floats(&run, q, (size_t)T * q_width);
     vkl_buffer_view kv = op_floats(&run, k, (size_t)context * kv_width);
     vkl_buffer_view vv = op_floats(&run, v, (size_t)context * kv_width);
-    vkl_buffer_view att = op_floats(&run, NULL, (size_t)T * heads * context);
+    vkl_buffer_view parts = op_floats(&run, NULL, vkl_attention_parts_floats(&shape, T) + 1);
     vkl_buffer_view out = op_floats(&run, NULL, (size_t)T * q_width);
-    vkl_op_attn_scores(&run.ops, &shape, &qv, &kv, &att);
-    vkl_op_softmax(&run.ops, &att, context, heads, true);
-    vkl_op_attn_values(&run.ops, &shape, &att, &vv, &out);
+    vkl_op_attention(&run.ops, &shape, &qv, &kv, &vv, &parts, &out);
     if (op_run_execute(&run)) {
         op_read(&run, &out, got, (size_t)T * q_width);
         expect_close("attention", got, want, (size_t)T * q_width, SUM_ATOL, SUM_RTOL);
@@ -530,9 +503,16 @@ static void check_attention(int T, int pos0, int heads, int kv_heads, int head_s
     free(q); free(k); free(v); free(want); free(got);
 }
 
-static void test_attention_gqa(void) { check_attention(3, 5, 6, 2, 10, 16); }
-static void test_attention_decode_long(void) { check_attention(1, 999, 8, 8, 16, 1000); }
-static void test_attention_prefill(void) { check_attention(37, 0, 4, 1, 8, 40); }
+/* Head sizes of 10 (not whole texels), 16 and 8; one part or several. */
+static void test_attention_gqa(void) { check_attention(3, 5, 6, 2, 10, 16, 1); }
+static void test_attention_decode_long(void) { check_attention(1, 999, 8, 8, 16, 1000, 1); }
+static void test_attention_prefill(void) { check_attention(37, 0, 4, 1, 8, 40, 1); }
+static void test_attention_split(void) { check_attention(5, 13, 6, 2, 16, 19, 4); }
+static void test_attention_split_odd_head(void) { check_attention(3, 5, 6, 3, 10, 16, 3); }
+static void test_attention_split_long(void)
+{
+    check_attention(2, 1998, 8, 2, 64, 2000, vkl_attention_splits(2000));
+}
 
 /* ------------------------------------------------------------------------ */
 
@@ -633,11 +613,12 @@ static void run_all(void)
     RUN(test_rope_halves_in_place);
     RUN(test_rope_halves_into_cache);
     RUN(test_rope_halves_far_position);
-    RUN(test_softmax_causal);
-    RUN(test_softmax_wide);
     RUN(test_attention_gqa);
     RUN(test_attention_decode_long);
     RUN(test_attention_prefill);
+    RUN(test_attention_split);
+    RUN(test_attention_split_odd_head);
+    RUN(test_attention_split_long);
     RUN(test_swiglu_add_copy);
     RUN(test_gelu_bias_in_place);
     RUN(test_gelu_bias_apart);

@@ -116,7 +116,7 @@ static vkllm_status prepare_product(bench *b, const op_case *c, case_data *d)
     return s;
 }
 
-static const vkl_attention_shape attention_shape = {32, 4, 64, 512};
+static const vkl_attention_shape attention_shape = {32, 4, 64, 512, 1};
 
 static vkllm_status prepare_other(bench *b, const op_case *c, case_data *d)
 {
@@ -134,10 +134,10 @@ static vkllm_status prepare_other(bench *b, const op_case *c, case_data *d)
     d->a = zeros(b, (uint64_t)a->n_heads * a->head_size * 4, &s);   /* q */
     d->b = zeros(b, kv_bytes, &s);                                  /* k cache */
     d->c = zeros(b, kv_bytes, &s);                                  /* v cache */
-    d->d = zeros(b, (uint64_t)a->n_heads * a->context * 4, &s);     /* scores */
+    d->d = zeros(b, vkl_attention_parts_floats(a, 1) * 4, &s);     /* partials */
     d->e = zeros(b, (uint64_t)a->n_heads * a->head_size * 4, &s);   /* output */
     d->flops = 4.0 * a->n_heads * a->head_size * a->context;
-    d->bytes = 2.0 * kv_bytes + 12.0 * a->n_heads * a->context;
+    d->bytes = 2.0 * kv_bytes;
     return s;
 }
 
@@ -150,9 +150,7 @@ static void record_op(vkl_ops *ops, const op_case *c, case_data *d)
     } else if (strcmp(c->op, "rmsnorm") == 0) {
         vkl_op_rmsnorm(ops, &d->a, &d->b, &d->c, c->cols, 1e-5f);
     } else {
-        vkl_op_attn_scores(ops, &attention_shape, &d->a, &d->b, &d->d);
-        vkl_op_softmax(ops, &d->d, attention_shape.context, attention_shape.n_heads, true);
-        vkl_op_attn_values(ops, &attention_shape, &d->d, &d->c, &d->e);
+        vkl_op_attention(ops, &attention_shape, &d->a, &d->b, &d->c, &d->d, &d->e);
     }
 }
 

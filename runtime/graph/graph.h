@@ -73,7 +73,8 @@ typedef struct vkl_activations {
     vkl_buffer_view q;          /* [batch, n_heads * head_size] */
     vkl_buffer_view k;          /* [batch, kv_dim] before rotation */
     vkl_buffer_view v;          /* [batch, kv_dim] */
-    vkl_buffer_view att;        /* [batch, n_heads, context] attention weights */
+    vkl_buffer_view att_parts;  /* [batch, n_heads, splits, head_size + 2] partial
+                                   attention of a split sequence, or unused */
     vkl_buffer_view att_out;    /* [batch, n_heads * head_size] */
     vkl_buffer_view hb;         /* [batch, hidden_dim] */
     vkl_buffer_view hb2;        /* [batch, hidden_dim] */

@@ -37,6 +37,13 @@ static vkllm_status alloc_floats(vkl_runner *r, uint64_t count, const char *name
 
 #define ACTIVATION_COUNT 11
 
+static vkl_attention_shape attention_shape(const vkl_model_config *c, uint32_t context)
+{
+    return (vkl_attention_shape){(uint32_t)c->n_heads, (uint32_t)c->n_kv_heads,
+                                 (uint32_t)c->head_size, context,
+                                 vkl_attention_splits(context)};
+}
+
 /* The size in floats of every activation buffer, in the order of
  * activation_views; the one list serves allocation and estimates. */
 static void activation_floats(const vkl_model_config *c, uint64_t context, uint64_t batch,
@@ -44,10 +51,12 @@ static void activation_floats(const vkl_model_config *c, uint64_t context, uint6
 {
     uint64_t q_dim = (uint64_t)c->n_heads * c->head_size;
     uint64_t kv = (uint64_t)c->n_kv_heads * c->head_size;
+    vkl_attention_shape shape = attention_shape(c, (uint32_t)context);
     uint64_t sizes[ACTIVATION_COUNT] = {
         batch * c->dim, batch * c->dim, batch * c->dim,         /* x, xb, xb2 */
         batch * q_dim, batch * kv, batch * kv,                  /* q, k, v */
-        batch * c->n_heads * context, batch * q_dim,            /* att, att_out */
+        vkl_attention_parts_floats(&shape, (uint32_t)batch),    /* att_parts */
+        batch * q_dim,                                          /* att_out */
         batch * c->hidden_dim, batch * c->hidden_dim,           /* hb, hb2 */
         logit_rows * c->vocab_size,                             /* logits */
     };
@@ -56,14 +65,14 @@ static void activation_floats(const vkl_model_config *c, uint64_t context, uint6
 
 static const char *const activation_names[ACTIVATION_COUNT] = {
     "residual stream", "normed input", "sublayer output", "queries", "new keys",
-    "new values", "attention weights", "attention output", "hidden layer", "hidden layer",
+    "new values", "attention partials", "attention output", "hidden layer", "hidden layer",
     "logits",
 };
 
 static void activation_views(vkl_activations *a, vkl_buffer_view *views[ACTIVATION_COUNT])
 {
     vkl_buffer_view *list[ACTIVATION_COUNT] = {
-        &a->x, &a->xb, &a->xb2, &a->q, &a->k, &a->v, &a->att, &a->att_out, &a->hb, &a->hb2,
+        &a->x, &a->xb, &a->xb2, &a->q, &a->k, &a->v, &a->att_parts, &a->att_out, &a->hb, &a->hb2,
         &a->logits,
     };
     memcpy(views, list, sizeof list);
@@ -187,7 +196,7 @@ static void record_attention(vkl_ops *ops, const vkl_runner *r, int l)
     const vkl_model_config *c = &r->model->config;
     const vkl_layer_gpu *w = &r->model->layers[l];
     const vkl_activations *a = &r->act;
-    vkl_attention_shape shape = {c->n_heads, c->n_kv_heads, c->head_size, r->context};
+    vkl_attention_shape shape = attention_shape(c, r->context);
 
     /* attention norm */
     normalize(ops, c, &w->attn_norm, &w->attn_norm_bias, &a->x, &a->xb);
@@ -202,9 +211,8 @@ static void record_attention(vkl_ops *ops, const vkl_runner *r, int l)
     vkl_op_copy_rows(ops, &a->v, &a->v_cache[l], kv_dim(c));
 
     /* causal attention over the cache */
-    vkl_op_attn_scores(ops, &shape, &a->q, &a->k_cache[l], &a->att);
-    vkl_op_softmax(ops, &a->att, r->context, c->n_heads, true);
-    vkl_op_attn_values(ops, &shape, &a->att, &a->v_cache[l], &a->att_out);
+    vkl_op_attention(ops, &shape, &a->q, &a->k_cache[l], &a->v_cache[l], &a->att_parts,
+                     &a->att_out);
 
     /* output projection and residual */
     project(ops, &w->wo, &w->bo, &a->att_out, &a->xb2);

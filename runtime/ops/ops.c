@@ -47,6 +47,7 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
     ops->lanes_tokens[0] = 1;
     ops->lanes_rows[1] = 2;
     ops->lanes_tokens[1] = 8;
+    ops->texel_reads = vkl_ops_matrix_layout(info) == VKL_LAYOUT_LANES;
     /* matmul: TILE^2 invocations and two TILE x (4 TILE + 1) float tiles. */
     ops->tile = 16;
     while (ops->tile > 1 && (ops->tile * ops->tile > info->max_workgroup_invocations ||
@@ -326,64 +327,77 @@ void vkl_op_rope(vkl_ops *ops, const vkl_buffer_view *table, const vkl_buffer_vi
                 div_up(pairs, ops->wg));
 }
 
-typedef struct softmax_push {
-    uint32_t cols, rows_per_token, causal;
-} softmax_push;
-_Static_assert(sizeof(softmax_push) == 12, "softmax push constants");
+#define ATTENTION_SPLIT_POSITIONS 512u
+#define ATTENTION_MAX_SPLITS 32u
 
-void vkl_op_softmax(vkl_ops *ops, const vkl_buffer_view *x, uint32_t cols,
-                    uint32_t rows_per_token, bool causal)
+uint32_t vkl_attention_splits(uint32_t context)
 {
-    softmax_push push = {cols, rows_per_token, causal};
-    dispatch_1d(ops, VKL_SHADER_SOFTMAX, ops->row_wg, x, 1, &push, sizeof push,
-                ops->batch * rows_per_token);
+    uint32_t splits = (context + ATTENTION_SPLIT_POSITIONS - 1) / ATTENTION_SPLIT_POSITIONS;
+    if (splits < 1)
+        splits = 1;
+    return splits < ATTENTION_MAX_SPLITS ? splits : ATTENTION_MAX_SPLITS;
 }
 
-typedef struct attn_scores_push {
-    uint32_t n_heads, n_kv_heads, head_size, context;
+uint64_t vkl_attention_parts_floats(const vkl_attention_shape *shape, uint32_t batch)
+{
+    if (shape->splits <= 1)
+        return 0;
+    return (uint64_t)batch * shape->n_heads * shape->splits * (shape->head_size + 2);
+}
+
+typedef struct attention_push {
+    uint32_t n_heads, n_kv_heads, split_len;
     float scale;
-} attn_scores_push;
-_Static_assert(sizeof(attn_scores_push) == 20, "attn_scores push constants");
+} attention_push;
+_Static_assert(sizeof(attention_push) == 16, "attention push constants");
 
-/* Attention kernels run one workgroup per (head, token). */
-static void dispatch_heads(vkl_ops *ops, vkl_shader_id shader, const vkl_attention_shape *shape,
-                           const vkl_buffer_view *a, const vkl_buffer_view *b,
-                           const vkl_buffer_view *c, const void *push, uint32_t push_size)
+typedef struct combine_push {
+    uint32_t n_heads;
+} combine_push;
+
+void vkl_op_attention(vkl_ops *ops, const vkl_attention_shape *shape, const vkl_buffer_view *q,
+                      const vkl_buffer_view *k_cache, const vkl_buffer_view *v_cache,
+                      const vkl_buffer_view *parts, const vkl_buffer_view *out)
 {
+    uint32_t splits = shape->splits > 1 ? shape->splits : 1;
+    attention_push push = {shape->n_heads, shape->n_kv_heads, div_up(shape->context, splits),
+                           1.0f / sqrtf((float)shape->head_size)};
     vkl_dispatch d = {
-        .shader = shader,
-        .spec = {ops->row_wg},
-        .spec_count = 1,
-        .bindings = {ops->step, *a, *b, *c},
-        .binding_count = 4,
-        .push = push,
-        .push_size = push_size,
-        .groups = {shape->n_heads, ops->batch, 1},
+        .shader = VKL_SHADER_ATTENTION,
+        .spec = {ops->row_wg, shape->head_size, splits},
+        .spec_count = 3,
+        .bindings = {ops->step, *q, splits > 1 ? *parts : *out, *k_cache, *v_cache},
+        .binding_count = 5,
+        .push = &push,
+        .push_size = sizeof push,
+        .groups = {div_up((uint64_t)ops->batch * shape->n_heads, ops->row_wg), splits, 1},
     };
+    /* Whole texels of a head's row: each row starts on one. */
+    if (ops->texel_reads && shape->head_size % 4 == 0) {
+        d.shader = VKL_SHADER_ATTENTION_TEXELS;
+        d.binding_count = 3;
+        d.texels[0] = vkl_recorder_texel_view(ops->rec, k_cache, VK_FORMAT_R32G32B32A32_SFLOAT);
+        d.texels[1] = vkl_recorder_texel_view(ops->rec, v_cache, VK_FORMAT_R32G32B32A32_SFLOAT);
+        d.texel_count = 2;
+    }
     vkl_record_dispatch(ops->rec, &d);
-}
+    if (splits == 1)
+        return;
 
-void vkl_op_attn_scores(vkl_ops *ops, const vkl_attention_shape *shape,
-                        const vkl_buffer_view *q, const vkl_buffer_view *k_cache,
-                        const vkl_buffer_view *att)
-{
-    attn_scores_push push = {shape->n_heads, shape->n_kv_heads, shape->head_size,
-                             shape->context, 1.0f / sqrtf((float)shape->head_size)};
-    dispatch_heads(ops, VKL_SHADER_ATTN_SCORES, shape, q, k_cache, att, &push, sizeof push);
-}
-
-typedef struct attn_values_push {
-    uint32_t n_heads, n_kv_heads, head_size, context;
-} attn_values_push;
-_Static_assert(sizeof(attn_values_push) == 16, "attn_values push constants");
-
-void vkl_op_attn_values(vkl_ops *ops, const vkl_attention_shape *shape,
-                        const vkl_buffer_view *att, const vkl_buffer_view *v_cache,
-                        const vkl_buffer_view *out)
-{
-    attn_values_push push = {shape->n_heads, shape->n_kv_heads, shape->head_size,
-                             shape->context};
-    dispatch_heads(ops, VKL_SHADER_ATTN_VALUES, shape, att, v_cache, out, &push, sizeof push);
+    combine_push combine = {shape->n_heads};
+    vkl_dispatch merge = {
+        .shader = VKL_SHADER_ATTENTION_COMBINE,
+        .spec = {ops->wg, shape->head_size, splits},
+        .spec_count = 3,
+        .bindings = {ops->step, *parts, *out},
+        .binding_count = 3,
+        .push = &combine,
+        .push_size = sizeof combine,
+    };
+    vkl_groups_2d(ops->rec->dev,
+                  div_up((uint64_t)ops->batch * shape->n_heads * shape->head_size, ops->wg),
+                  merge.groups);
+    vkl_record_dispatch(ops->rec, &merge);
 }
 
 typedef struct elementwise_push {

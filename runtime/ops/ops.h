@@ -60,6 +60,7 @@ typedef struct vkl_ops {
     uint32_t lanes_rows[2];         /* weight rows an invocation takes, and */
     uint32_t lanes_tokens[2];       /* tokens it takes at a time, for one token [0]
                                        and for many [1] */
+    bool texel_reads;               /* caches may be read as texels (CPU devices) */
 } vkl_ops;
 
 /* Picks workgroup sizes from the device's limits. */
@@ -108,22 +109,30 @@ typedef enum vkl_rope_style {
 void vkl_op_rope(vkl_ops *ops, const vkl_buffer_view *table, const vkl_buffer_view *src,
                  const vkl_buffer_view *dst, uint32_t n_heads, uint32_t head_size,
                  vkl_rope_style style, bool at_position);
-void vkl_op_softmax(vkl_ops *ops, const vkl_buffer_view *x, uint32_t cols,
-                    uint32_t rows_per_token, bool causal);
-
 typedef struct vkl_attention_shape {
     uint32_t n_heads;
     uint32_t n_kv_heads;
     uint32_t head_size;
-    uint32_t context;               /* positions the KV cache and score rows hold */
+    uint32_t context;               /* positions the KV cache holds */
+    uint32_t splits;                /* parts the sequence is split into
+                                       (vkl_attention_splits) */
 } vkl_attention_shape;
 
-void vkl_op_attn_scores(vkl_ops *ops, const vkl_attention_shape *shape,
-                        const vkl_buffer_view *q, const vkl_buffer_view *k_cache,
-                        const vkl_buffer_view *att);
-void vkl_op_attn_values(vkl_ops *ops, const vkl_attention_shape *shape,
-                        const vkl_buffer_view *att, const vkl_buffer_view *v_cache,
-                        const vkl_buffer_view *out);
+/* How many parts attention splits a context's positions into: one up to
+ * 512 positions, then enough that each part has at most 512, at most 32. */
+uint32_t vkl_attention_splits(uint32_t context);
+
+/* Floats of the partials attention needs beside its output for a batch;
+ * 0 when it is not split. */
+uint64_t vkl_attention_parts_floats(const vkl_attention_shape *shape, uint32_t batch);
+
+/* out[t, h, :] = causal softmax(q[t, h, :] . k[j, :] / sqrt(head_size)) v[j, :]
+ * over the cache rows j <= pos0 + t of h's key/value head, in one pass with
+ * an online softmax; parts (vkl_attention_parts_floats) holds the partial
+ * results of a split sequence. */
+void vkl_op_attention(vkl_ops *ops, const vkl_attention_shape *shape, const vkl_buffer_view *q,
+                      const vkl_buffer_view *k_cache, const vkl_buffer_view *v_cache,
+                      const vkl_buffer_view *parts, const vkl_buffer_view *out);
 void vkl_op_swiglu(vkl_ops *ops, const vkl_buffer_view *gate, const vkl_buffer_view *up,
                    const vkl_buffer_view *out, uint32_t n);
 /* out = 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), GPT-2's GELU, over

@@ -70,6 +70,7 @@ void op_run_begin(op_run *run, gpu_fixture *fx, uint32_t batch, uint32_t pos0, u
     if (fx->wide_rows) {
         run->ops.row_wg = run->ops.wg;
         run->ops.rows_per_workgroup = 0;
+        run->ops.texel_reads = false;
     }
 }
 

@@ -11,8 +11,9 @@ typedef struct gpu_fixture {
     vkllm_runtime *rt;
     vkl_gpu_device *dev;
     int validation_messages;
-    bool wide_rows;     /* record row kernels with the GPU's layout: wide workgroups,
-                           one matrix-vector row per workgroup */
+    bool wide_rows;     /* record kernels with the GPU's layouts: wide workgroups, one
+                           matrix-vector row per workgroup, caches read as
+                           storage buffers */
     vkl_weight_layout matrix_layout;    /* how the product tests upload matrices */
 } gpu_fixture;
 
