@@ -39,14 +39,15 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
     uint32_t four_subgroups = ops->row_wg * 4 < ops->wg ? ops->row_wg * 4 : ops->wg;
     if (info->type == VKLLM_DEVICE_CPU)
         ops->rows_per_workgroup = four_subgroups;
-    /* matmul_lanes, measured on lavapipe: four rows a lane for one token;
-     * for many, two rows and eight tokens keep the sums in registers while
-     * one weight fetch serves eight tokens and one X fetch two rows. */
+    /* matmul_lanes, as measured on lavapipe (Llama 110M shapes): for one
+     * token eight rows a lane, so that one X fetch serves eight rows (block
+     * types gain a quarter over four rows); for many, four rows and four
+     * tokens, whose sixteen sums stay in registers. */
     ops->lanes_wg = four_subgroups;
-    ops->lanes_rows[0] = 4;
+    ops->lanes_rows[0] = 8;
     ops->lanes_tokens[0] = 1;
-    ops->lanes_rows[1] = 2;
-    ops->lanes_tokens[1] = 8;
+    ops->lanes_rows[1] = 4;
+    ops->lanes_tokens[1] = 4;
     ops->texel_reads = vkl_ops_matrix_layout(info) == VKL_LAYOUT_LANES;
     /* matmul: TILE^2 invocations and two TILE x (4 TILE + 1) float tiles. */
     ops->tile = 16;
