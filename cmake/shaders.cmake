@@ -27,7 +27,6 @@ list(APPEND VKLLM_SHADER_VARIANTS
   "attention_combine|attention_combine.comp|"
   "swiglu|swiglu.comp|"
   "gelu|gelu.comp|"
-  "add|add.comp|"
   "add_bias|add_bias.comp|"
   "copy_rows|copy_rows.comp|"
 )

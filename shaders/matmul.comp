@@ -14,13 +14,14 @@ layout(constant_id = 0) const uint TILE = 16;
 layout(local_size_x_id = 0, local_size_y_id = 1) in;   // both TILE
 
 layout(std430, binding = 2) readonly buffer X { float x[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
     uint K;           // row length of X and W
     uint N;           // rows of W in this piece
     uint y_stride;    // row length of Y
     uint col0;        // first column of Y this piece writes
+    uint add;         // 1: Y += X W^T instead of Y = X W^T
 } p;
 
 const uint SLICE = 4 * TILE;                // columns of K per round
@@ -67,6 +68,8 @@ void main()
 
     uint t = t0 + ly;
     uint n = n0 + lx;
-    if (t < step.n_tokens && n < p.N)
-        y[t * p.y_stride + p.col0 + n] = acc;
+    if (t < step.n_tokens && n < p.N) {
+        uint i = t * p.y_stride + p.col0 + n;
+        y[i] = p.add != 0 ? y[i] + acc : acc;
+    }
 }

@@ -30,7 +30,7 @@ layout(local_size_x_id = 0) in;
 
 layout(binding = 6) uniform usamplerBuffer weights;
 layout(binding = 7) uniform samplerBuffer xs;
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 1) buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
     uint K;           // row length of X and W
@@ -38,6 +38,7 @@ layout(push_constant) uniform Push {
     uint y_stride;    // row length of Y
     uint col0;        // first column of Y this piece writes
     uint last_only;   // 1: only the step's last token, written as row 0 of Y
+    uint add;         // 1: Y += X W^T instead of Y = X W^T
 } p;
 
 const uint CHUNK_TEXELS = 4;
@@ -205,8 +206,10 @@ void main()
 
         for (uint t = 0; t < TOKENS && t0 + t < t_end; t++) {
             uint y_row = p.last_only != 0 ? 0 : t0 + t;
-            for (uint r = 0; r < ROWS && row0 + r < p.N; r++)
-                y[y_row * p.y_stride + p.col0 + row0 + r] = acc[r][t];
+            for (uint r = 0; r < ROWS && row0 + r < p.N; r++) {
+                uint i = y_row * p.y_stride + p.col0 + row0 + r;
+                y[i] = p.add != 0 ? y[i] + acc[r][t] : acc[r][t];
+            }
         }
     }
 }

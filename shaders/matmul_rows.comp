@@ -15,13 +15,14 @@ layout(local_size_x_id = 0) in;
 const uint TOKENS = 8;
 
 layout(std430, binding = 2) readonly buffer X { float x[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
     uint K;           // row length of X and W
     uint N;           // rows of W in this piece
     uint y_stride;    // row length of Y
     uint col0;        // first column of Y this piece writes
+    uint add;         // 1: Y += X W^T instead of Y = X W^T
 } p;
 
 vec4 x_quad(uint t, uint k)
@@ -71,7 +72,9 @@ void main()
         uint count = min(TOKENS, step.n_tokens - t0);
         float acc[TOKENS];
         row_sums(row, t0, count, acc);
-        for (uint t = 0; t < count; t++)
-            y[(t0 + t) * p.y_stride + p.col0 + row] = acc[t];
+        for (uint t = 0; t < count; t++) {
+            uint i = (t0 + t) * p.y_stride + p.col0 + row;
+            y[i] = p.add != 0 ? y[i] + acc[t] : acc[t];
+        }
     }
 }

@@ -11,13 +11,14 @@
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 2) readonly buffer X { float x[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
     uint K;           // row length
     uint N;           // rows in this piece
     uint y_offset;    // first output element this piece writes
     uint x_last_row;  // 1: x is the last of step.n_tokens rows of length K
+    uint add;         // 1: y += W x instead of y = W x
 } p;
 
 void main()
@@ -40,5 +41,5 @@ void main()
 
     float total = workgroup_sum(sum);
     if (gl_LocalInvocationID.x == 0)
-        y[p.y_offset + row] = total;
+        y[p.y_offset + row] = p.add != 0 ? y[p.y_offset + row] + total : total;
 }

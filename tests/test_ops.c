@@ -120,27 +120,38 @@ static void expect_product(const char *what, const float *gpu, const float *cpu,
 
 /* ------------------------------------------------------------------------ */
 
-static void check_matvec(vkl_dtype type, int N, int K, int rows_in_x)
+/* y = W x for the last of rows_in_x rows of x; with add, y starts as
+ * random values and the product is added to them. */
+static void check_matvec_mode(vkl_dtype type, int N, int K, int rows_in_x, bool add)
 {
     vkl_host_tensor w = random_weights(type, N, K);
     float *x = random_floats((size_t)rows_in_x * K, 1.0f);
+    float *y0 = random_floats(N, add ? 3.0f : 0.0f);
     float *want = malloc(N * sizeof *want), *got = malloc(N * sizeof *got);
     const float *last_x = x + (size_t)(rows_in_x - 1) * K;
     cpu_matmul(want, last_x, w.data, type, 1, N, K);
+    for (int n = 0; n < N; n++)
+        want[n] += y0[n];
 
     op_run run;
     op_run_begin(&run, &fx, rows_in_x, 0, rows_in_x);
     vkl_tensor wt = upload_weights(&run, &w, true);
     vkl_buffer_view xv = op_floats(&run, x, (size_t)rows_in_x * K);
-    vkl_buffer_view yv = op_floats(&run, NULL, N);
-    vkl_op_matvec(&run.ops, &wt, &xv, &yv, rows_in_x > 1);
+    vkl_buffer_view yv = op_floats(&run, y0, N);
+    unsigned options = (rows_in_x > 1 ? VKL_PRODUCT_LAST_ROW : 0) | (add ? VKL_PRODUCT_ADD : 0);
+    vkl_op_matvec(&run.ops, &wt, &xv, &yv, options);
     if (op_run_execute(&run)) {
         op_read(&run, &yv, got, N);
-        expect_product("matvec", got, want, last_x, &w, 1, 1);
+        expect_product(add ? "matvec (add)" : "matvec", got, want, last_x, &w, 1, 1);
     }
     vkl_tensor_free(&wt);
     op_run_free(&run);
-    free((void *)w.data); free(x); free(want); free(got);
+    free((void *)w.data); free(x); free(y0); free(want); free(got);
+}
+
+static void check_matvec(vkl_dtype type, int N, int K, int rows_in_x)
+{
+    check_matvec_mode(type, N, K, rows_in_x, false);
 }
 
 static void test_matvec_f32(void) { check_matvec(VKL_DTYPE_F32, 37, 1001, 1); }
@@ -148,27 +159,38 @@ static void test_matvec_f16_odd_rows(void) { check_matvec(VKL_DTYPE_F16, 129, 25
 static void test_matvec_last_row(void) { check_matvec(VKL_DTYPE_F32, 50, 33, 3); }
 static void test_matvec_large(void) { check_matvec(VKL_DTYPE_F16, 4099, 1031, 1); }
 
-static void check_matmul(vkl_dtype type, int batch, int T, int N, int K)
+/* Y = X W^T for the first T of batch rows of X; rows T.. of Y keep their
+ * values (zeros, or with add random values the product is added to). */
+static void check_matmul_mode(vkl_dtype type, int batch, int T, int N, int K, bool add)
 {
     vkl_host_tensor w = random_weights(type, N, K);
     float *x = random_floats((size_t)batch * K, 1.0f);
     size_t out_count = (size_t)batch * N;
+    float *y0 = random_floats(out_count, add ? 3.0f : 0.0f);
     float *want = calloc(out_count, sizeof *want), *got = malloc(out_count * sizeof *got);
     cpu_matmul(want, x, w.data, type, T, N, K);     /* rows T.. stay zero */
+    for (size_t i = 0; i < out_count; i++)
+        want[i] += y0[i];
 
     op_run run;
     op_run_begin(&run, &fx, batch, 0, T);
     vkl_tensor wt = upload_weights(&run, &w, true);
     vkl_buffer_view xv = op_floats(&run, x, (size_t)batch * K);
-    vkl_buffer_view yv = op_floats(&run, NULL, out_count);
-    vkl_op_matmul(&run.ops, &wt, &xv, &yv);
+    vkl_buffer_view yv = op_floats(&run, y0, out_count);
+    vkl_op_matmul(&run.ops, &wt, &xv, &yv, add ? VKL_PRODUCT_ADD : 0);
     if (op_run_execute(&run)) {
         op_read(&run, &yv, got, out_count);
-        expect_product("matmul", got, want, x, &w, T, batch);
+        expect_product(add ? "matmul (add)" : "matmul", got, want, x, &w, T, batch);
     }
+    free(y0);
     vkl_tensor_free(&wt);
     op_run_free(&run);
     free((void *)w.data); free(x); free(want); free(got);
+}
+
+static void check_matmul(vkl_dtype type, int batch, int T, int N, int K)
+{
+    check_matmul_mode(type, batch, T, N, K, false);
 }
 
 static void test_matmul_f32(void) { check_matmul(VKL_DTYPE_F32, 7, 5, 83, 61); }
@@ -318,6 +340,18 @@ static void test_weights_partial_chunks(void)
         check_matvec(types[i], 131, 36, 4);
         check_matmul(types[i], 11, 9, 131, 100);
     }
+}
+
+/* Products added to what the output holds (the residual stream), in the
+ * lanes layout (rows of 64) and where it does not apply (rows of 61). */
+static void test_products_add(void)
+{
+    check_matvec_mode(VKL_DTYPE_F32, 45, 64, 1, true);
+    check_matvec_mode(VKL_DTYPE_F32, 45, 61, 3, true);
+    check_matvec_mode(VKL_DTYPE_Q8_0, 45, 96, 2, true);
+    check_matmul_mode(VKL_DTYPE_F16, 9, 7, 45, 64, true);
+    check_matmul_mode(VKL_DTYPE_F32, 9, 7, 45, 61, true);
+    check_matmul_mode(VKL_DTYPE_Q4_0, 9, 9, 45, 160, true);
 }
 
 /* A model-sized matrix of each type. */
@@ -516,7 +550,7 @@ static void test_attention_split_long(void)
 
 /* ------------------------------------------------------------------------ */
 
-static void test_swiglu_add_copy(void)
+static void test_swiglu_copy(void)
 {
     const int T = 3, batch = 5, n = 333, context = 9, pos0 = 4;
     float *g = random_floats((size_t)batch * n, 6.0f), *u = random_floats((size_t)batch * n, 2.0f);
@@ -529,16 +563,13 @@ static void test_swiglu_add_copy(void)
     vkl_buffer_view out = op_floats(&run, NULL, (size_t)batch * n);
     vkl_buffer_view cache = op_floats(&run, NULL, (size_t)context * n);
     vkl_op_swiglu(&run.ops, &gv, &uv, &out, n);     /* out = silu(g) u */
-    vkl_op_add(&run.ops, &out, &gv, n);             /* out += g */
     vkl_op_copy_rows(&run.ops, &out, &cache, n);    /* cache[pos0 + t] = out[t] */
 
     memset(want, 0, (size_t)batch * n * 4);
     cpu_swiglu(want, g, u, T * n);
-    for (int i = 0; i < T * n; i++)
-        want[i] += g[i];
     if (op_run_execute(&run)) {
         op_read(&run, &cache, got, (size_t)context * n);
-        expect_close("copy_rows(swiglu + add)", got + (size_t)pos0 * n, want, (size_t)T * n,
+        expect_close("copy_rows(swiglu)", got + (size_t)pos0 * n, want, (size_t)T * n,
                      ELEM_ATOL, ELEM_RTOL);
         float zeros[333] = {0};
         expect_close("rows outside the step", got, zeros, n, 0.0, 1e-30);
@@ -600,6 +631,7 @@ static void run_all(void)
     RUN(test_weights_q4_k);
     RUN(test_weights_q6_k);
     RUN(test_weights_partial_chunks);
+    RUN(test_products_add);
     RUN(test_weights_large);
     RUN(test_upload_partial_block);
     RUN(test_pieces_small_limit);
@@ -619,7 +651,7 @@ static void run_all(void)
     RUN(test_attention_split);
     RUN(test_attention_split_odd_head);
     RUN(test_attention_split_long);
-    RUN(test_swiglu_add_copy);
+    RUN(test_swiglu_copy);
     RUN(test_gelu_bias_in_place);
     RUN(test_gelu_bias_apart);
 }

@@ -144,9 +144,9 @@ static vkllm_status prepare_other(bench *b, const op_case *c, case_data *d)
 static void record_op(vkl_ops *ops, const op_case *c, case_data *d)
 {
     if (strcmp(c->op, "matvec") == 0) {
-        vkl_op_matvec(ops, &d->weights, &d->a, &d->b, false);
+        vkl_op_matvec(ops, &d->weights, &d->a, &d->b, 0);
     } else if (strcmp(c->op, "matmul") == 0) {
-        vkl_op_matmul(ops, &d->weights, &d->a, &d->b);
+        vkl_op_matmul(ops, &d->weights, &d->a, &d->b, 0);
     } else if (strcmp(c->op, "rmsnorm") == 0) {
         vkl_op_rmsnorm(ops, &d->a, &d->b, &d->c, c->cols, 1e-5f);
     } else {

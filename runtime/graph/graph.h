@@ -69,7 +69,6 @@ uint64_t vkl_context_bytes(const vkl_model_config *c, uint32_t context, uint32_t
 typedef struct vkl_activations {
     vkl_buffer_view x;          /* [batch, dim] the residual stream */
     vkl_buffer_view xb;         /* [batch, dim] normed input of a sublayer */
-    vkl_buffer_view xb2;        /* [batch, dim] output of a sublayer */
     vkl_buffer_view q;          /* [batch, n_heads * head_size] */
     vkl_buffer_view k;          /* [batch, kv_dim] before rotation */
     vkl_buffer_view v;          /* [batch, kv_dim] */

@@ -35,7 +35,7 @@ static vkllm_status alloc_floats(vkl_runner *r, uint64_t count, const char *name
     return status;
 }
 
-#define ACTIVATION_COUNT 11
+#define ACTIVATION_COUNT 10
 
 static vkl_attention_shape attention_shape(const vkl_model_config *c, uint32_t context)
 {
@@ -53,7 +53,7 @@ static void activation_floats(const vkl_model_config *c, uint64_t context, uint6
     uint64_t kv = (uint64_t)c->n_kv_heads * c->head_size;
     vkl_attention_shape shape = attention_shape(c, (uint32_t)context);
     uint64_t sizes[ACTIVATION_COUNT] = {
-        batch * c->dim, batch * c->dim, batch * c->dim,         /* x, xb, xb2 */
+        batch * c->dim, batch * c->dim,                         /* x, xb */
         batch * q_dim, batch * kv, batch * kv,                  /* q, k, v */
         vkl_attention_parts_floats(&shape, (uint32_t)batch),    /* att_parts */
         batch * q_dim,                                          /* att_out */
@@ -64,7 +64,7 @@ static void activation_floats(const vkl_model_config *c, uint64_t context, uint6
 }
 
 static const char *const activation_names[ACTIVATION_COUNT] = {
-    "residual stream", "normed input", "sublayer output", "queries", "new keys",
+    "residual stream", "normed input", "queries", "new keys",
     "new values", "attention partials", "attention output", "hidden layer", "hidden layer",
     "logits",
 };
@@ -72,7 +72,7 @@ static const char *const activation_names[ACTIVATION_COUNT] = {
 static void activation_views(vkl_activations *a, vkl_buffer_view *views[ACTIVATION_COUNT])
 {
     vkl_buffer_view *list[ACTIVATION_COUNT] = {
-        &a->x, &a->xb, &a->xb2, &a->q, &a->k, &a->v, &a->att_parts, &a->att_out, &a->hb, &a->hb2,
+        &a->x, &a->xb, &a->q, &a->k, &a->v, &a->att_parts, &a->att_out, &a->hb, &a->hb2,
         &a->logits,
     };
     memcpy(views, list, sizeof list);
@@ -150,15 +150,15 @@ static vkllm_status alloc_host_buffers(vkl_runner *r, vkl_error *err)
 /* ------------------------------------------------------------------------ */
 /* The recorded forward pass                                                 */
 
-/* out = W in (+ bias): a matrix-vector product for a single token, a
- * matrix-matrix product for a batch. */
+/* out = W in (+ bias), or out += with VKL_PRODUCT_ADD: a matrix-vector
+ * product for a single token, a matrix-matrix product for a batch. */
 static void project(vkl_ops *ops, const vkl_tensor *w, const vkl_tensor *bias,
-                    const vkl_buffer_view *in, const vkl_buffer_view *out)
+                    const vkl_buffer_view *in, const vkl_buffer_view *out, unsigned options)
 {
     if (ops->batch == 1)
-        vkl_op_matvec(ops, w, in, out, false);
+        vkl_op_matvec(ops, w, in, out, options);
     else
-        vkl_op_matmul(ops, w, in, out);
+        vkl_op_matmul(ops, w, in, out, options);
     if (bias != NULL && vkl_tensor_present(bias))
         vkl_op_add_bias(ops, out, &bias->pieces[0].view, w->rows);
 }
@@ -202,9 +202,9 @@ static void record_attention(vkl_ops *ops, const vkl_runner *r, int l)
     normalize(ops, c, &w->attn_norm, &w->attn_norm_bias, &a->x, &a->xb);
 
     /* q, k, v projections */
-    project(ops, &w->wq, &w->bq, &a->xb, &a->q);
-    project(ops, &w->wk, &w->bk, &a->xb, &a->k);
-    project(ops, &w->wv, &w->bv, &a->xb, &a->v);
+    project(ops, &w->wq, &w->bq, &a->xb, &a->q, 0);
+    project(ops, &w->wk, &w->bk, &a->xb, &a->k, 0);
+    project(ops, &w->wv, &w->bv, &a->xb, &a->v, 0);
 
     /* positions: rotary on q and k; k and v appended to the cache */
     store_keys(ops, r, l);
@@ -214,9 +214,8 @@ static void record_attention(vkl_ops *ops, const vkl_runner *r, int l)
     vkl_op_attention(ops, &shape, &a->q, &a->k_cache[l], &a->v_cache[l], &a->att_parts,
                      &a->att_out);
 
-    /* output projection and residual */
-    project(ops, &w->wo, &w->bo, &a->att_out, &a->xb2);
-    vkl_op_add(ops, &a->x, &a->xb2, c->dim);
+    /* output projection, added to the residual stream */
+    project(ops, &w->wo, &w->bo, &a->att_out, &a->x, VKL_PRODUCT_ADD);
 }
 
 static void record_ffn(vkl_ops *ops, const vkl_runner *r, int l)
@@ -229,17 +228,16 @@ static void record_ffn(vkl_ops *ops, const vkl_runner *r, int l)
     normalize(ops, c, &w->ffn_norm, &w->ffn_norm_bias, &a->x, &a->xb);
 
     /* the hidden layer: silu(W_gate x) * (W_up x), or gelu(W_up x + b) */
-    project(ops, &w->w_up, &w->b_up, &a->xb, &a->hb2);
+    project(ops, &w->w_up, &w->b_up, &a->xb, &a->hb2, 0);
     if (c->ffn == VKL_FFN_SWIGLU) {
-        project(ops, &w->w_gate, NULL, &a->xb, &a->hb);
+        project(ops, &w->w_gate, NULL, &a->xb, &a->hb, 0);
         vkl_op_swiglu(ops, &a->hb, &a->hb2, &a->hb, c->hidden_dim);
     } else {
         vkl_op_gelu(ops, &a->hb2, &a->hb, c->hidden_dim);
     }
 
-    /* down projection and residual */
-    project(ops, &w->w_down, &w->b_down, &a->hb, &a->xb2);
-    vkl_op_add(ops, &a->x, &a->xb2, c->dim);
+    /* down projection, added to the residual stream */
+    project(ops, &w->w_down, &w->b_down, &a->hb, &a->x, VKL_PRODUCT_ADD);
 }
 
 static void record_classifier(vkl_ops *ops, const vkl_runner *r)
@@ -252,9 +250,9 @@ static void record_classifier(vkl_ops *ops, const vkl_runner *r)
 
     /* logits of every token, or of the last one only */
     if (r->logits_all && ops->batch > 1)
-        vkl_op_matmul(ops, &r->model->output, &a->xb, &a->logits);
+        vkl_op_matmul(ops, &r->model->output, &a->xb, &a->logits, 0);
     else
-        vkl_op_matvec(ops, &r->model->output, &a->xb, &a->logits, true);
+        vkl_op_matvec(ops, &r->model->output, &a->xb, &a->logits, VKL_PRODUCT_LAST_ROW);
 
     uint64_t rows = r->logits_all ? ops->batch : 1;
     vkl_record_readback(ops->rec, &a->logits, &r->logits_host,

@@ -176,14 +176,14 @@ void vkl_op_add_positions(vkl_ops *ops, const vkl_tensor *table, const vkl_buffe
 }
 
 typedef struct lanes_push {
-    uint32_t K, N, y_stride, col0, last_only;
+    uint32_t K, N, y_stride, col0, last_only, add;
 } lanes_push;
-_Static_assert(sizeof(lanes_push) == 20, "matmul_lanes push constants");
+_Static_assert(sizeof(lanes_push) == 24, "matmul_lanes push constants");
 
 /* A lanes-layout matrix times X's rows (many) or its last or only row. */
 static void record_lanes(vkl_ops *ops, const weight_kernels *kernels, const vkl_tensor *w,
                          const vkl_buffer_view *x, const vkl_buffer_view *y, bool many,
-                         bool last_only)
+                         unsigned options)
 {
     VkBufferView x_texels = vkl_recorder_texel_view(ops->rec, x,
                                                     VK_FORMAT_R32G32B32A32_SFLOAT);
@@ -192,7 +192,8 @@ static void record_lanes(vkl_ops *ops, const weight_kernels *kernels, const vkl_
     uint32_t rows = ops->lanes_rows[many];
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
-        lanes_push push = {w->cols, piece->rows, w->rows, piece->row0, last_only};
+        lanes_push push = {w->cols, piece->rows, w->rows, piece->row0,
+                           (options & VKL_PRODUCT_LAST_ROW) != 0, (options & VKL_PRODUCT_ADD) != 0};
         vkl_dispatch d = {
             .shader = kernels->matmul_lanes,
             .spec = {ops->lanes_wg, rows, ops->lanes_tokens[many]},
@@ -210,23 +211,24 @@ static void record_lanes(vkl_ops *ops, const weight_kernels *kernels, const vkl_
 }
 
 typedef struct matvec_push {
-    uint32_t K, N, y_offset, x_last_row;
+    uint32_t K, N, y_offset, x_last_row, add;
 } matvec_push;
-_Static_assert(sizeof(matvec_push) == 16, "matvec push constants");
+_Static_assert(sizeof(matvec_push) == 20, "matvec push constants");
 
 void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
-                   const vkl_buffer_view *y, bool last_row)
+                   const vkl_buffer_view *y, unsigned options)
 {
     const weight_kernels *kernels = kernels_for(ops, w);
     if (kernels == NULL)
         return;
     if (w->layout == VKL_LAYOUT_LANES) {
-        record_lanes(ops, kernels, w, x, y, false, last_row);
+        record_lanes(ops, kernels, w, x, y, false, options);
         return;
     }
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
-        matvec_push push = {w->cols, piece->rows, piece->row0, last_row};
+        matvec_push push = {w->cols, piece->rows, piece->row0,
+                            (options & VKL_PRODUCT_LAST_ROW) != 0, (options & VKL_PRODUCT_ADD) != 0};
         vkl_buffer_view bindings[] = {piece->view, *x, *y};
         if (ops->rows_per_workgroup > 0)
             dispatch_1d(ops, kernels->matvec_rows, ops->rows_per_workgroup, bindings, 3, &push,
@@ -238,23 +240,24 @@ void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
 }
 
 typedef struct matmul_push {
-    uint32_t K, N, y_stride, col0;
+    uint32_t K, N, y_stride, col0, add;
 } matmul_push;
-_Static_assert(sizeof(matmul_push) == 16, "matmul push constants");
+_Static_assert(sizeof(matmul_push) == 20, "matmul push constants");
 
 void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
-                   const vkl_buffer_view *y)
+                   const vkl_buffer_view *y, unsigned options)
 {
     const weight_kernels *kernels = kernels_for(ops, w);
     if (kernels == NULL)
         return;
     if (w->layout == VKL_LAYOUT_LANES) {
-        record_lanes(ops, kernels, w, x, y, true, false);
+        record_lanes(ops, kernels, w, x, y, true, options & VKL_PRODUCT_ADD);
         return;
     }
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
-        matmul_push push = {w->cols, piece->rows, w->rows, piece->row0};
+        matmul_push push = {w->cols, piece->rows, w->rows, piece->row0,
+                            (options & VKL_PRODUCT_ADD) != 0};
         vkl_buffer_view bindings[] = {piece->view, *x, *y};
         if (ops->rows_per_workgroup > 0) {
             dispatch_1d(ops, kernels->matmul_rows, ops->rows_per_workgroup, bindings, 3, &push,
@@ -427,12 +430,6 @@ void vkl_op_gelu(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *
 {
     vkl_buffer_view bindings[] = {*x, *out};
     dispatch_elementwise(ops, VKL_SHADER_GELU, bindings, 2, n);
-}
-
-void vkl_op_add(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *y, uint32_t n)
-{
-    vkl_buffer_view bindings[] = {*x, *y};
-    dispatch_elementwise(ops, VKL_SHADER_ADD, bindings, 2, n);
 }
 
 void vkl_op_add_bias(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *bias,

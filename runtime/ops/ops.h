@@ -76,13 +76,19 @@ vkl_weight_layout vkl_ops_matrix_layout(const vkllm_device_info *info);
 /* x[t, :] = table[tokens[t], :] */
 void vkl_op_embed(vkl_ops *ops, const vkl_tensor *table, const vkl_buffer_view *tokens,
                   const vkl_buffer_view *x);
-/* y = W x, x being the single row of a one-token step, or with last_row the
- * last of the step's rows. */
+/* Options of the matrix products. */
+enum {
+    VKL_PRODUCT_LAST_ROW = 1,       /* matvec: x is the last of the step's rows */
+    VKL_PRODUCT_ADD = 2,            /* add the product to y instead of storing it */
+};
+
+/* y = W x, x being the single row of a one-token step or (LAST_ROW) the
+ * last of the step's rows; y += W x with ADD. */
 void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
-                   const vkl_buffer_view *y, bool last_row);
-/* y[t, :] = W x[t, :] for every token of the step. */
+                   const vkl_buffer_view *y, unsigned options);
+/* y[t, :] = W x[t, :] (or += with ADD) for every token of the step. */
 void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
-                   const vkl_buffer_view *y);
+                   const vkl_buffer_view *y, unsigned options);
 /* x[t, :] += table[pos0 + t, :]: learned position embeddings. */
 void vkl_op_add_positions(vkl_ops *ops, const vkl_tensor *table, const vkl_buffer_view *x);
 
@@ -138,7 +144,6 @@ void vkl_op_swiglu(vkl_ops *ops, const vkl_buffer_view *gate, const vkl_buffer_v
 /* out = 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), GPT-2's GELU, over
  * the step's rows of n; out may be x. */
 void vkl_op_gelu(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *out, uint32_t n);
-void vkl_op_add(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *y, uint32_t n);
 /* x[t, i] += bias[i] */
 void vkl_op_add_bias(vkl_ops *ops, const vkl_buffer_view *x, const vkl_buffer_view *bias,
                      uint32_t n);
