@@ -39,6 +39,8 @@ layout(push_constant) uniform Push {
     uint col0;        // first column of Y this piece writes
     uint last_only;   // 1: only the step's last token, written as row 0 of Y
     uint add;         // 1: Y += X W^T instead of Y = X W^T
+    uint glu;         // 1: rows alternate gate and up (ROWS even, col0 even):
+                      // Y[t, (col0 + 2i) / 2] = silu(gate_i) up_i
 } p;
 
 const uint CHUNK_TEXELS = 4;
@@ -206,6 +208,14 @@ void main()
 
         for (uint t = 0; t < TOKENS && t0 + t < t_end; t++) {
             uint y_row = p.last_only != 0 ? 0 : t0 + t;
+            if (p.glu != 0) {
+                for (uint r = 0; r + 1 < ROWS && row0 + r < p.N; r += 2) {
+                    float gate = acc[r][t];
+                    uint i = y_row * p.y_stride + (p.col0 + row0 + r) / 2;
+                    y[i] = gate / (1.0 + exp(-gate)) * acc[r + 1][t];
+                }
+                continue;
+            }
             for (uint r = 0; r < ROWS && row0 + r < p.N; r++) {
                 uint i = y_row * p.y_stride + p.col0 + row0 + r;
                 y[i] = p.add != 0 ? y[i] + acc[r][t] : acc[r][t];

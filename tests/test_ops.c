@@ -354,6 +354,63 @@ static void test_products_add(void)
     check_matmul_mode(VKL_DTYPE_Q4_0, 9, 9, 45, 160, true);
 }
 
+/* SwiGLU's gate and up paired in one lanes-layout matrix: silu(G x) (U x)
+ * for one token and for a batch, as one piece and as many. */
+static void check_swiglu_product(vkl_dtype type, int batch, int T, int N, int K)
+{
+    vkl_host_tensor gate = random_weights(type, N, K), up = random_weights(type, N, K);
+    float *x = random_floats((size_t)batch * K, 1.0f);
+    size_t count = (size_t)batch * N;
+    float *g = calloc(count, sizeof *g), *u = calloc(count, sizeof *u);
+    float *want = calloc(count, sizeof *want), *got = malloc(count * sizeof *got);
+    cpu_matmul(g, x, gate.data, type, T, N, K);
+    cpu_matmul(u, x, up.data, type, T, N, K);
+    cpu_swiglu(want, g, u, T * N);
+    /* Rounding in each product, carried through silu(g) u: silu' <= 1.1. */
+    float *g_size = product_magnitudes(x, &gate, T, batch);
+    float *u_size = product_magnitudes(x, &up, T, batch);
+
+    op_run run;
+    op_run_begin(&run, &fx, batch, 0, T);
+    if (piece_limit != 0)
+        run.device_arena.piece_limit = piece_limit;
+    vkl_tensor paired;
+    CHECK(vkl_tensor_upload_pairs(&run.device_arena, &gate, &up, &paired, &run.err) == VKLLM_OK);
+    vkl_buffer_view xv = op_floats(&run, x, (size_t)batch * K);
+    vkl_buffer_view yv = op_floats(&run, NULL, count);
+    vkl_op_swiglu_product(&run.ops, &paired, &xv, &yv);
+    if (op_run_execute(&run)) {
+        op_read(&run, &yv, got, count);
+        double worst = 0.0;
+        for (size_t i = 0; i < count; i++) {
+            double allowed = PRODUCT_RTOL * fabs(want[i]) + 1e-6 +
+                             PRODUCT_MAGNITUDE_TOL * (1.1 * g_size[i] * fabs(u[i]) +
+                                                      fabs(g[i]) * u_size[i]);
+            worst = fmax(worst, fabs((double)got[i] - want[i]) / allowed);
+        }
+        CHECK_MSG(worst <= 1.0, "swiglu product %s: worst error %.3g of tolerance",
+                  vkl_dtype_name(type), worst);
+    }
+    vkl_tensor_free(&paired);
+    op_run_free(&run);
+    free((void *)gate.data); free((void *)up.data); free(x); free(g); free(u);
+    free(want); free(got); free(g_size); free(u_size);
+}
+
+static void test_swiglu_product(void)
+{
+    if (fx.matrix_layout != VKL_LAYOUT_LANES)
+        return;     /* pairs exist only in the lanes layout */
+    check_swiglu_product(VKL_DTYPE_F32, 1, 1, 37, 64);
+    check_swiglu_product(VKL_DTYPE_F16, 7, 5, 37, 100);
+    check_swiglu_product(VKL_DTYPE_Q8_0, 1, 1, 45, 96);
+    check_swiglu_product(VKL_DTYPE_Q4_K, 6, 6, 19, 256);
+    piece_limit = 1000;     /* one pair of Q6_K rows (320 bytes each) a piece */
+    check_swiglu_product(VKL_DTYPE_Q6_K, 1, 1, 23, 256);
+    check_swiglu_product(VKL_DTYPE_Q4_0, 9, 9, 23, 128);
+    piece_limit = 0;
+}
+
 /* A model-sized matrix of each type. */
 static void test_weights_large(void)
 {
@@ -632,6 +689,7 @@ static void run_all(void)
     RUN(test_weights_q6_k);
     RUN(test_weights_partial_chunks);
     RUN(test_products_add);
+    RUN(test_swiglu_product);
     RUN(test_weights_large);
     RUN(test_upload_partial_block);
     RUN(test_pieces_small_limit);

@@ -27,6 +27,9 @@ typedef struct vkl_layer_gpu {
     vkl_tensor w_gate;          /* [hidden_dim, dim], SwiGLU only */
     vkl_tensor w_down;          /* [dim, hidden_dim] */
     vkl_tensor w_up;            /* [hidden_dim, dim] */
+    vkl_tensor w_gate_up;       /* [2 hidden_dim, dim]: w_gate and w_up paired row by row,
+                                   in their place where the matrices are in the lanes
+                                   layout (SwiGLU only) */
     vkl_tensor b_up;            /* [1, hidden_dim] */
     vkl_tensor b_down;          /* [1, dim] */
 } vkl_layer_gpu;

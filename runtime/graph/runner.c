@@ -228,12 +228,16 @@ static void record_ffn(vkl_ops *ops, const vkl_runner *r, int l)
     normalize(ops, c, &w->ffn_norm, &w->ffn_norm_bias, &a->x, &a->xb);
 
     /* the hidden layer: silu(W_gate x) * (W_up x), or gelu(W_up x + b) */
-    project(ops, &w->w_up, &w->b_up, &a->xb, &a->hb2, 0);
-    if (c->ffn == VKL_FFN_SWIGLU) {
-        project(ops, &w->w_gate, NULL, &a->xb, &a->hb, 0);
-        vkl_op_swiglu(ops, &a->hb, &a->hb2, &a->hb, c->hidden_dim);
+    if (vkl_tensor_present(&w->w_gate_up)) {
+        vkl_op_swiglu_product(ops, &w->w_gate_up, &a->xb, &a->hb);
     } else {
-        vkl_op_gelu(ops, &a->hb2, &a->hb, c->hidden_dim);
+        project(ops, &w->w_up, &w->b_up, &a->xb, &a->hb2, 0);
+        if (c->ffn == VKL_FFN_SWIGLU) {
+            project(ops, &w->w_gate, NULL, &a->xb, &a->hb, 0);
+            vkl_op_swiglu(ops, &a->hb, &a->hb2, &a->hb, c->hidden_dim);
+        } else {
+            vkl_op_gelu(ops, &a->hb2, &a->hb, c->hidden_dim);
+        }
     }
 
     /* down projection, added to the residual stream */

@@ -71,6 +71,24 @@ static vkllm_status upload_tensor(upload *u, const vkl_host_tensor *src, bool ma
     return status;
 }
 
+/* SwiGLU's gate and up go up paired, for one dispatch of both products
+ * and the activation, where the matrices take the lanes layout. */
+static bool pair_ffn(const upload *u, const vkl_model_file *file, const vkl_layer_weights *l)
+{
+    return u->matrix_layout == VKL_LAYOUT_LANES && file->config.ffn == VKL_FFN_SWIGLU &&
+           l->b_up.data == NULL && vkl_tensor_can_pair(&l->w_gate, &l->w_up);
+}
+
+static vkllm_status upload_pair(upload *u, const vkl_host_tensor *gate,
+                                const vkl_host_tensor *up, vkl_tensor *dst)
+{
+    vkllm_status status = vkl_tensor_upload_pairs(&u->model->arena, gate, up, dst, u->err);
+    u->done += vkl_host_tensor_bytes(gate) + vkl_host_tensor_bytes(up);
+    if (u->progress != NULL)
+        u->progress(u->done, u->total, u->progress_user);
+    return status;
+}
+
 /* A tied classifier gets its own copy when the matrix products want
  * another layout than the embedding lookup reads. */
 static bool output_copied(const upload *u, const vkl_model_file *file)
@@ -106,11 +124,18 @@ static vkllm_status upload_all(upload *u, const vkl_model_file *file)
     for (size_t i = 0; i < COUNT(model_slots) && s == VKLLM_OK; i++)
         s = upload_tensor(u, host_at(w, &model_slots[i]), false, gpu_at(model, &model_slots[i]));
     for (int l = 0; l < file->config.n_layers && s == VKLLM_OK; l++) {
+        const vkl_layer_weights *host = &w->layers[l];
+        vkl_layer_gpu *gpu = &model->layers[l];
+        bool paired = pair_ffn(u, file, host);
         for (size_t i = 0; i < COUNT(layer_slots) && s == VKLLM_OK; i++) {
             const slot *at = &layer_slots[i];
-            s = upload_tensor(u, host_at(&w->layers[l], at), at->matrix,
-                              gpu_at(&model->layers[l], at));
+            if (paired && (at->gpu == offsetof(vkl_layer_gpu, w_gate) ||
+                           at->gpu == offsetof(vkl_layer_gpu, w_up)))
+                continue;
+            s = upload_tensor(u, host_at(host, at), at->matrix, gpu_at(gpu, at));
         }
+        if (paired && s == VKLLM_OK)
+            s = upload_pair(u, &host->w_gate, &host->w_up, &gpu->w_gate_up);
     }
     if (s != VKLLM_OK)
         return s;
@@ -152,6 +177,7 @@ void vkl_model_gpu_free(vkl_model_gpu *model)
     for (int l = 0; model->layers != NULL && l < model->config.n_layers; l++) {
         for (size_t i = 0; i < COUNT(layer_slots); i++)
             vkl_tensor_free(gpu_at(&model->layers[l], &layer_slots[i]));
+        vkl_tensor_free(&model->layers[l].w_gate_up);
     }
     free(model->layers);
     if (model->output_owned)

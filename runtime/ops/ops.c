@@ -176,11 +176,12 @@ void vkl_op_add_positions(vkl_ops *ops, const vkl_tensor *table, const vkl_buffe
 }
 
 typedef struct lanes_push {
-    uint32_t K, N, y_stride, col0, last_only, add;
+    uint32_t K, N, y_stride, col0, last_only, add, glu;
 } lanes_push;
-_Static_assert(sizeof(lanes_push) == 24, "matmul_lanes push constants");
+_Static_assert(sizeof(lanes_push) == 28, "matmul_lanes push constants");
 
-/* A lanes-layout matrix times X's rows (many) or its last or only row. */
+/* A lanes-layout matrix times X's rows (many) or its last or only row; a
+ * paired matrix (gate and up) gives SwiGLU of its pairs. */
 static void record_lanes(vkl_ops *ops, const weight_kernels *kernels, const vkl_tensor *w,
                          const vkl_buffer_view *x, const vkl_buffer_view *y, bool many,
                          unsigned options)
@@ -192,8 +193,9 @@ static void record_lanes(vkl_ops *ops, const weight_kernels *kernels, const vkl_
     uint32_t rows = ops->lanes_rows[many];
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
-        lanes_push push = {w->cols, piece->rows, w->rows, piece->row0,
-                           (options & VKL_PRODUCT_LAST_ROW) != 0, (options & VKL_PRODUCT_ADD) != 0};
+        lanes_push push = {w->cols, piece->rows, w->paired ? w->rows / 2 : w->rows,
+                           piece->row0, (options & VKL_PRODUCT_LAST_ROW) != 0,
+                           (options & VKL_PRODUCT_ADD) != 0, w->paired};
         vkl_dispatch d = {
             .shader = kernels->matmul_lanes,
             .spec = {ops->lanes_wg, rows, ops->lanes_tokens[many]},
@@ -276,6 +278,24 @@ void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
         };
         vkl_record_dispatch(ops->rec, &d);
     }
+}
+
+void vkl_op_swiglu_product(vkl_ops *ops, const vkl_tensor *gate_up, const vkl_buffer_view *x,
+                           const vkl_buffer_view *y)
+{
+    const weight_kernels *kernels = kernels_for(ops, gate_up);
+    if (kernels == NULL)
+        return;
+    /* A lane's rows must hold whole (gate, up) pairs. */
+    bool many = ops->batch > 1;
+    if (!gate_up->paired || gate_up->layout != VKL_LAYOUT_LANES || ops->lanes_rows[many] % 2 != 0) {
+        if (ops->rec->status == VKLLM_OK)
+            ops->rec->status = vkl_fail(ops->rec->err, VKLLM_ERROR_INVALID_ARGUMENT,
+                                        "SwiGLU's product needs gate and up paired in the "
+                                        "lanes layout and an even number of rows a lane");
+        return;
+    }
+    record_lanes(ops, kernels, gate_up, x, y, many, 0);
 }
 
 typedef struct norm_push {

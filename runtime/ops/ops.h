@@ -33,6 +33,7 @@ typedef enum vkl_weight_layout {
 typedef struct vkl_tensor {
     vkl_dtype type;
     vkl_weight_layout layout;
+    bool paired;                    /* rows alternate between two matrices */
     uint32_t rows;
     uint32_t cols;
     uint32_t piece_count;
@@ -44,6 +45,13 @@ typedef struct vkl_tensor {
  * as blocks whatever the request. */
 vkllm_status vkl_tensor_upload(vkl_arena *arena, const vkl_host_tensor *src,
                                vkl_weight_layout layout, vkl_tensor *out, vkl_error *err);
+/* Two matrices of one type and shape as one in the lanes layout whose rows
+ * alternate: row 2r is even's row r, row 2r + 1 odd's (SwiGLU's gate and up,
+ * for vkl_op_swiglu_product). */
+bool vkl_tensor_can_pair(const vkl_host_tensor *even, const vkl_host_tensor *odd);
+vkllm_status vkl_tensor_upload_pairs(vkl_arena *arena, const vkl_host_tensor *even,
+                                     const vkl_host_tensor *odd, vkl_tensor *out,
+                                     vkl_error *err);
 void vkl_tensor_free(vkl_tensor *t);
 
 typedef struct vkl_ops {
@@ -89,6 +97,11 @@ void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
 /* y[t, :] = W x[t, :] (or += with ADD) for every token of the step. */
 void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
                    const vkl_buffer_view *y, unsigned options);
+/* y[t, i] = silu(gate x[t, :])_i (up x[t, :])_i for every token of the step,
+ * gate and up paired in one lanes-layout tensor (vkl_tensor_upload_pairs):
+ * the two products and SwiGLU in one dispatch. */
+void vkl_op_swiglu_product(vkl_ops *ops, const vkl_tensor *gate_up, const vkl_buffer_view *x,
+                           const vkl_buffer_view *y);
 /* x[t, :] += table[pos0 + t, :]: learned position embeddings. */
 void vkl_op_add_positions(vkl_ops *ops, const vkl_tensor *table, const vkl_buffer_view *x);
 
