@@ -375,6 +375,48 @@ static void test_synth_tiny_in_each_type(void)
     }
 }
 
+/* Rewrites the u32 value of a metadata key in a GGUF file in place: the key's
+ * string is followed by its type (4 bytes) and then the value. */
+static bool patch_u32(const char *path, const char *key, uint32_t value)
+{
+    FILE *f = fopen(path, "r+b");
+    if (f == NULL)
+        return false;
+    char head[4096];
+    size_t n = fread(head, 1, sizeof head, f);
+    size_t len = strlen(key);
+    bool patched = false;
+    for (size_t i = 0; !patched && i + len + 8 <= n; i++) {
+        if (memcmp(head + i, key, len) == 0) {
+            unsigned char bytes[4] = {value & 255, value >> 8 & 255, value >> 16 & 255,
+                                      value >> 24};
+            patched = fseek(f, (long)(i + len + 4), SEEK_SET) == 0 &&
+                      fwrite(bytes, 1, 4, f) == 4;
+        }
+    }
+    fclose(f);
+    return patched;
+}
+
+/* Rotary embeddings over part of each head are refused, not computed as if
+ * they covered the whole head (16 elements in llama-tiny-gqa). */
+static void test_partial_rotary_refused(void)
+{
+    char path[256];
+    temp_path("partial_rope.gguf", path, sizeof path);
+    if (synth("llama-tiny-gqa", VKL_DTYPE_F32, VKL_DTYPE_F32, 0, 7, NULL, path) != VKLLM_OK)
+        return;
+    CHECK(patch_u32(path, "llama.rope.dimension_count", 8));
+
+    vkl_model_file *f = NULL;
+    vkl_error err = {0};
+    CHECK(vkl_model_file_open_gguf(path, &f, &err) == VKLLM_ERROR_UNSUPPORTED);
+    CHECK_MSG(strstr(err.message, "rotary embeddings over 8 of each head's 16") != NULL, "%s",
+              err.message);
+    vkl_model_file_close(f);
+    unlink(path);
+}
+
 static bool same_file(const char *a, const char *b)
 {
     FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
@@ -696,6 +738,7 @@ int main(void)
     RUN(test_round_trip_exact_on_grid);
     RUN(test_quantize_refuses_partial_blocks);
     RUN(test_synth_tiny_in_each_type);
+    RUN(test_partial_rotary_refused);
     RUN(test_synth_is_deterministic);
     RUN(test_synth_vocab_tokenizes_anything);
     RUN(test_synth_wide_k_quants);

@@ -87,6 +87,24 @@ static vkllm_status require_u32(const loader *ld, const char *suffix, uint32_t m
     return VKLLM_OK;
 }
 
+/* Rotary embeddings turn every element of a head; a file that rotates only
+ * part of each head (rope.dimension_count below the head size) is refused
+ * rather than computed wrongly. */
+static vkllm_status check_rotary_width(const loader *ld, const vkl_model_config *c)
+{
+    if (c->rope == VKL_ROPE_NONE || !arch_has(ld, "rope.dimension_count"))
+        return VKLLM_OK;
+    uint32_t width = 0;
+    if (!arch_u32(ld, "rope.dimension_count", &width))
+        return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL,
+                        "%s: rope.dimension_count is not an unsigned integer", ld->path);
+    if (width != (uint32_t)c->head_size)
+        return vkl_fail(ld->err, VKLLM_ERROR_UNSUPPORTED,
+                        "%s: rotary embeddings over %u of each head's %d elements are not "
+                        "supported (only the whole head)", ld->path, width, c->head_size);
+    return VKLLM_OK;
+}
+
 static vkllm_status read_shape(const loader *ld, vkl_model_config *c)
 {
     const uint32_t limit = 1u << 20;
@@ -113,7 +131,7 @@ static vkllm_status read_shape(const loader *ld, vkl_model_config *c)
         return vkl_fail(ld->err, VKLLM_ERROR_BAD_MODEL,
                         "%s: rotary embeddings need an even head size, not %d", ld->path,
                         c->head_size);
-    return VKLLM_OK;
+    return check_rotary_width(ld, c);
 }
 
 static vkllm_status read_config(loader *ld)
