@@ -256,7 +256,10 @@ typedef struct vkllm_inspect_callbacks {
 typedef struct vkllm_inspection {
     char format[16];              /* "gguf", "llama2c" or "safetensors" */
     char architecture[32];
-    vkllm_model_info shape;       /* device and weight_bytes as if loaded */
+    vkllm_model_info shape;       /* weight_bytes as the file stores them; a CPU
+                                     device keeps block-type matrices in a layout up
+                                     to 1.5 times larger (vkllm_model_get_info says
+                                     what a loaded model holds) */
     uint64_t context_bytes;       /* KV cache and activations at the full context */
 } vkllm_inspection;
 

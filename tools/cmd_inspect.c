@@ -49,6 +49,8 @@ static void print_summary(const vkllm_inspection *in)
            s->vocab_size, s->context_length);
     printf("device memory: %.1f MiB of weights + %.1f MiB for a full context\n",
            s->weight_bytes / 1048576.0, in->context_bytes / 1048576.0);
+    printf("(weights as the file stores them; a CPU device keeps block-type matrices "
+           "in a layout up to 1.5 times larger)\n");
 }
 
 static void print_json(listing *l, const vkllm_inspection *in)
