@@ -417,6 +417,27 @@ static void test_partial_rotary_refused(void)
     unlink(path);
 }
 
+/* A .gguf file whose magic is damaged is reported as a bad GGUF file, not
+ * read as a llama2.c checkpoint. */
+static void test_damaged_magic_named_gguf(void)
+{
+    char path[256];
+    temp_path("damaged.gguf", path, sizeof path);
+    if (synth("llama-tiny-gqa", VKL_DTYPE_F32, VKL_DTYPE_F32, 0, 7, NULL, path) != VKLLM_OK)
+        return;
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL && fwrite("GGUX", 1, 4, f) == 4);
+    if (f != NULL)
+        fclose(f);
+
+    vkl_model_file *file = NULL;
+    vkl_error err = {0};
+    CHECK(vkl_model_file_open(path, &file, &err) != VKLLM_OK);
+    CHECK_MSG(strstr(err.message, "not a GGUF file") != NULL, "%s", err.message);
+    vkl_model_file_close(file);
+    unlink(path);
+}
+
 static bool same_file(const char *a, const char *b)
 {
     FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
@@ -739,6 +760,7 @@ int main(void)
     RUN(test_quantize_refuses_partial_blocks);
     RUN(test_synth_tiny_in_each_type);
     RUN(test_partial_rotary_refused);
+    RUN(test_damaged_magic_named_gguf);
     RUN(test_synth_is_deterministic);
     RUN(test_synth_vocab_tokenizes_anything);
     RUN(test_synth_wide_k_quants);

@@ -82,6 +82,10 @@ vkllm_status vkl_model_file_open(const char *path, vkl_model_file **out, vkl_err
         return vkl_model_file_open_hf(path, out, err);
     if (starts_with_gguf_magic(path))
         return vkl_model_file_open_gguf(path, out, err);
+    /* A file named .gguf is one whose header is damaged, not a checkpoint. */
+    size_t len = strlen(path);
+    if (len >= 5 && strcmp(path + len - 5, ".gguf") == 0)
+        return vkl_model_file_open_gguf(path, out, err);
     return vkl_model_file_open_llama2c(path, out, err);
 }
 
