@@ -389,8 +389,10 @@ typedef void (*vkllm_op_timing_fn)(const vkllm_op_timing *timing, void *user);
 
 /* Times each kernel at model-like shapes (TinyLlama's, and attention over a
  * 512-position context) on a device (-1: the default) with timestamp
- * queries, calling on_timing for each. Weights are zeros: the time of a
- * kernel does not depend on the values. */
+ * queries, calling on_timing for each; last a 64 MiB buffer copy ("copy"),
+ * whose rate is the memory bandwidth a generation step is measured
+ * against. Weights are zeros: the time of a kernel does not depend on the
+ * values. */
 VKLLM_API vkllm_status vkllm_bench_ops(vkllm_runtime *rt, int32_t device,
                                        vkllm_op_timing_fn on_timing, void *user);
 

@@ -30,6 +30,7 @@ static const op_case cases[] = {
     {"matmul", VKL_DTYPE_F16, 5632, 2048, 512},
     {"rmsnorm", VKL_DTYPE_F32, 64, 2048, 64},
     {"attention", VKL_DTYPE_F32, 32, 512, 1},   /* 32 heads over 512 positions */
+    {"copy", VKL_DTYPE_F32, 16384, 1024, 1},    /* 64 MiB: the memory bandwidth */
 };
 
 typedef struct bench {
@@ -121,6 +122,13 @@ static const vkl_attention_shape attention_shape = {32, 4, 64, 512, 1};
 static vkllm_status prepare_other(bench *b, const op_case *c, case_data *d)
 {
     vkllm_status s = VKLLM_OK;
+    if (strcmp(c->op, "copy") == 0) {
+        uint64_t bytes = (uint64_t)c->rows * c->cols * 4;
+        d->a = zeros(b, bytes, &s);
+        d->b = zeros(b, bytes, &s);
+        d->bytes = 2.0 * bytes;     /* each byte read and written */
+        return s;
+    }
     if (strcmp(c->op, "rmsnorm") == 0) {
         d->a = zeros(b, (uint64_t)c->tokens * c->cols * 4, &s);     /* x */
         d->b = zeros(b, (uint64_t)c->cols * 4, &s);                 /* weight */
@@ -147,6 +155,8 @@ static void record_op(vkl_ops *ops, const op_case *c, case_data *d)
         vkl_op_matvec(ops, &d->weights, &d->a, &d->b, 0);
     } else if (strcmp(c->op, "matmul") == 0) {
         vkl_op_matmul(ops, &d->weights, &d->a, &d->b, 0);
+    } else if (strcmp(c->op, "copy") == 0) {
+        vkl_record_copy(ops->rec, &d->a, &d->b, d->a.size);
     } else if (strcmp(c->op, "rmsnorm") == 0) {
         vkl_op_rmsnorm(ops, &d->a, &d->b, &d->c, c->cols, 1e-5f);
     } else {

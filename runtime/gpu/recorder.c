@@ -174,6 +174,27 @@ void vkl_record_dispatch(vkl_recorder *rec, const vkl_dispatch *d)
     rec->dispatch_count++;
 }
 
+void vkl_record_copy(vkl_recorder *rec, const vkl_buffer_view *src, const vkl_buffer_view *dst,
+                     VkDeviceSize size)
+{
+    if (rec->status != VKLLM_OK)
+        return;
+
+    vkl_gpu_device *dev = rec->dev;
+    VkBufferCopy region = {.srcOffset = src->offset, .dstOffset = dst->offset, .size = size};
+    dev->vk.vkCmdCopyBuffer(rec->cmd, src->buffer, dst->buffer, 1, &region);
+    VkMemoryBarrier after = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT |
+                         VK_ACCESS_SHADER_READ_BIT,
+    };
+    dev->vk.vkCmdPipelineBarrier(rec->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                 VK_PIPELINE_STAGE_TRANSFER_BIT |
+                                     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                 0, 1, &after, 0, NULL, 0, NULL);
+}
+
 void vkl_record_readback(vkl_recorder *rec, const vkl_buffer_view *src,
                          const vkl_buffer_view *dst, VkDeviceSize size)
 {

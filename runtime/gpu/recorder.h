@@ -58,6 +58,9 @@ void vkl_record_dispatch(vkl_recorder *rec, const vkl_dispatch *d);
  * failure VK_NULL_HANDLE, and the recording fails. */
 VkBufferView vkl_recorder_texel_view(vkl_recorder *rec, const vkl_buffer_view *range,
                                      VkFormat format);
+/* Copies device data to another device range, for the work after it. */
+void vkl_record_copy(vkl_recorder *rec, const vkl_buffer_view *src, const vkl_buffer_view *dst,
+                     VkDeviceSize size);
 /* Copies device data for the host to read once the submission completes. */
 void vkl_record_readback(vkl_recorder *rec, const vkl_buffer_view *src,
                          const vkl_buffer_view *dst, VkDeviceSize size);
