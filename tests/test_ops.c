@@ -397,6 +397,25 @@ static void check_swiglu_product(vkl_dtype type, int batch, int T, int N, int K)
     free(want); free(got); free(g_size); free(u_size);
 }
 
+/* A paired matrix is refused by the plain products, not read as one matrix. */
+static void check_paired_refused(void)
+{
+    vkl_host_tensor gate = random_weights(VKL_DTYPE_F32, 8, 64);
+    vkl_host_tensor up = random_weights(VKL_DTYPE_F32, 8, 64);
+    op_run run;
+    op_run_begin(&run, &fx, 1, 0, 1);
+    vkl_tensor paired;
+    CHECK(vkl_tensor_upload_pairs(&run.device_arena, &gate, &up, &paired, &run.err) == VKLLM_OK);
+    vkl_buffer_view xv = op_floats(&run, NULL, 64);
+    vkl_buffer_view yv = op_floats(&run, NULL, 16);
+    vkl_op_matvec(&run.ops, &paired, &xv, &yv, 0);
+    CHECK(vkl_recorder_end(&run.rec) == VKLLM_ERROR_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(run.err.message, "SwiGLU") != NULL, "%s", run.err.message);
+    vkl_tensor_free(&paired);
+    op_run_free(&run);
+    free((void *)gate.data); free((void *)up.data);
+}
+
 static void test_swiglu_product(void)
 {
     if (fx.matrix_layout != VKL_LAYOUT_LANES)
@@ -409,6 +428,7 @@ static void test_swiglu_product(void)
     check_swiglu_product(VKL_DTYPE_Q6_K, 1, 1, 23, 256);
     check_swiglu_product(VKL_DTYPE_Q4_0, 9, 9, 23, 128);
     piece_limit = 0;
+    check_paired_refused();
 }
 
 /* A model-sized matrix of each type. */

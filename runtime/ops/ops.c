@@ -175,6 +175,21 @@ void vkl_op_add_positions(vkl_ops *ops, const vkl_tensor *table, const vkl_buffe
     record_table_rows(ops, kernels->add_positions, table, x, 1);
 }
 
+/* Matrix products take plain matrices: a paired one (gate and up) is read
+ * only by vkl_op_swiglu_product. */
+static bool product_kernels(vkl_ops *ops, const vkl_tensor *w, const weight_kernels **out)
+{
+    *out = kernels_for(ops, w);
+    if (*out != NULL && w->paired) {
+        if (ops->rec->status == VKLLM_OK)
+            ops->rec->status = vkl_fail(ops->rec->err, VKLLM_ERROR_INVALID_ARGUMENT,
+                                        "a paired gate and up matrix is read only by the "
+                                        "SwiGLU product");
+        *out = NULL;
+    }
+    return *out != NULL;
+}
+
 typedef struct lanes_push {
     uint32_t K, N, y_stride, col0, last_only, add, glu;
 } lanes_push;
@@ -220,8 +235,8 @@ _Static_assert(sizeof(matvec_push) == 20, "matvec push constants");
 void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
                    const vkl_buffer_view *y, unsigned options)
 {
-    const weight_kernels *kernels = kernels_for(ops, w);
-    if (kernels == NULL)
+    const weight_kernels *kernels;
+    if (!product_kernels(ops, w, &kernels))
         return;
     if (w->layout == VKL_LAYOUT_LANES) {
         record_lanes(ops, kernels, w, x, y, false, options);
@@ -249,8 +264,8 @@ _Static_assert(sizeof(matmul_push) == 20, "matmul push constants");
 void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
                    const vkl_buffer_view *y, unsigned options)
 {
-    const weight_kernels *kernels = kernels_for(ops, w);
-    if (kernels == NULL)
+    const weight_kernels *kernels;
+    if (!product_kernels(ops, w, &kernels))
         return;
     if (w->layout == VKL_LAYOUT_LANES) {
         record_lanes(ops, kernels, w, x, y, true, options & VKL_PRODUCT_ADD);

@@ -33,7 +33,8 @@ typedef enum vkl_weight_layout {
 typedef struct vkl_tensor {
     vkl_dtype type;
     vkl_weight_layout layout;
-    bool paired;                    /* rows alternate between two matrices */
+    bool paired;                    /* rows alternate between two matrices; only
+                                       vkl_op_swiglu_product reads such a tensor */
     uint32_t rows;
     uint32_t cols;
     uint32_t piece_count;
@@ -79,7 +80,8 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
 vkl_weight_layout vkl_ops_matrix_layout(const vkllm_device_info *info);
 
 /* The matrix kernels (embed, matvec, matmul, add_positions) read weights of
- * every vkl_dtype as stored, dequantizing inside the shader. */
+ * every vkl_dtype as stored or in the lanes layout, dequantizing inside the
+ * shader. */
 
 /* x[t, :] = table[tokens[t], :] */
 void vkl_op_embed(vkl_ops *ops, const vkl_tensor *table, const vkl_buffer_view *tokens,
