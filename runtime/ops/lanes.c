@@ -119,8 +119,7 @@ static const lanes_format *format_of(vkl_dtype type)
 
 typedef struct row_shape {
     uint64_t groups;            /* groups of codes holding real weights */
-    uint64_t chunks;
-    uint64_t code_bytes;        /* chunks * CHUNK_BYTES */
+    uint64_t code_bytes;        /* whole chunks of codes */
     uint64_t factor_bytes;      /* scales, and again for offsets */
 } row_shape;
 
@@ -129,11 +128,16 @@ static row_shape shape_of(const lanes_format *f, uint64_t cols)
     row_shape shape = {0};
     uint64_t groups_per_chunk = CHUNK_BYTES / f->code_bytes;
     shape.groups = (cols + f->group - 1) / f->group;
-    shape.chunks = (shape.groups + groups_per_chunk - 1) / groups_per_chunk;
-    shape.code_bytes = shape.chunks * CHUNK_BYTES;
+    uint64_t chunks = (shape.groups + groups_per_chunk - 1) / groups_per_chunk;
+    shape.code_bytes = chunks * CHUNK_BYTES;
     if (f->decode != NULL)
-        shape.factor_bytes = (shape.chunks * groups_per_chunk + 3) / 4 * 16;
+        shape.factor_bytes = (chunks * groups_per_chunk + 3) / 4 * 16;
     return shape;
+}
+
+static uint64_t shape_bytes(const lanes_format *f, const row_shape *shape)
+{
+    return shape->code_bytes + shape->factor_bytes * (f->offsets ? 2 : 1);
 }
 
 uint64_t vkl_lanes_row_bytes(vkl_dtype type, uint64_t cols)
@@ -142,40 +146,32 @@ uint64_t vkl_lanes_row_bytes(vkl_dtype type, uint64_t cols)
     if (f == NULL || cols == 0 || cols % 4 != 0 || vkl_dtype_row_bytes(type, cols) == 0)
         return 0;
     row_shape shape = shape_of(f, cols);
-    return shape.code_bytes + shape.factor_bytes * (f->offsets ? 2 : 1);
+    return shape_bytes(f, &shape);
 }
 
-static void pack_row(const lanes_format *f, uint64_t cols, const uint8_t *src, uint8_t *dst)
+void vkl_lanes_pack_row(vkl_dtype type, uint64_t cols, const void *src, void *dst)
 {
+    const lanes_format *f = format_of(type);
     row_shape shape = shape_of(f, cols);
-    uint64_t row_bytes = vkl_lanes_row_bytes(f->type, cols);
-    memset(dst, 0, row_bytes);
+    uint8_t *out = dst;
+    memset(out, 0, shape_bytes(f, &shape));
     if (f->decode == NULL) {
-        memcpy(dst, src, vkl_dtype_row_bytes(f->type, cols));
+        memcpy(out, src, vkl_dtype_row_bytes(type, cols));
         return;
     }
 
     uint32_t block_weights, block_bytes;
-    vkl_dtype_layout(f->type, &block_weights, &block_bytes);
+    vkl_dtype_layout(type, &block_weights, &block_bytes);
     uint32_t groups_per_block = block_weights / f->group;
-    uint8_t *scales = dst + shape.code_bytes;
+    uint8_t *scales = out + shape.code_bytes;
     uint8_t *offsets = scales + shape.factor_bytes;
     for (uint64_t g = 0; g < shape.groups; g++) {
-        const uint8_t *block = src + g / groups_per_block * block_bytes;
+        const uint8_t *block = (const uint8_t *)src + g / groups_per_block * block_bytes;
         float scale, offset;
-        f->decode(block, (uint32_t)(g % groups_per_block), dst + g * f->code_bytes, &scale,
+        f->decode(block, (uint32_t)(g % groups_per_block), out + g * f->code_bytes, &scale,
                   &offset);
         memcpy(scales + g * sizeof scale, &scale, sizeof scale);
         if (f->offsets)
             memcpy(offsets + g * sizeof offset, &offset, sizeof offset);
     }
-}
-
-void vkl_lanes_pack(vkl_dtype type, uint64_t cols, const void *src, uint64_t rows, void *dst)
-{
-    const lanes_format *f = format_of(type);
-    uint64_t src_row = vkl_dtype_row_bytes(type, cols);
-    uint64_t dst_row = vkl_lanes_row_bytes(type, cols);
-    for (uint64_t r = 0; r < rows; r++)
-        pack_row(f, cols, (const uint8_t *)src + r * src_row, (uint8_t *)dst + r * dst_row);
 }

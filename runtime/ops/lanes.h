@@ -30,8 +30,8 @@
  * rows must start on whole texels) or of the type's block. */
 uint64_t vkl_lanes_row_bytes(vkl_dtype type, uint64_t cols);
 
-/* Rewrites rows of a matrix stored as the type stores them (src) into the
- * lanes layout (dst, rows * vkl_lanes_row_bytes bytes). */
-void vkl_lanes_pack(vkl_dtype type, uint64_t cols, const void *src, uint64_t rows, void *dst);
+/* Rewrites one row stored as the type stores it (src) into the lanes
+ * layout (dst, vkl_lanes_row_bytes bytes); the type must have a lanes form. */
+void vkl_lanes_pack_row(vkl_dtype type, uint64_t cols, const void *src, void *dst);
 
 #endif

@@ -88,8 +88,8 @@ static vkllm_status upload_lanes(vkl_gpu_device *dev, const row_source *src, uin
     for (uint64_t done = 0; done < rows && status == VKLLM_OK; done += chunk_rows) {
         uint64_t n = rows - done < chunk_rows ? rows - done : chunk_rows;
         for (uint64_t i = 0; i < n; i++)
-            vkl_lanes_pack(shape->type, (uint64_t)shape->cols, source_row(src, row0 + done + i),
-                           1, (char *)packed + i * dst_row);
+            vkl_lanes_pack_row(shape->type, (uint64_t)shape->cols,
+                               source_row(src, row0 + done + i), (char *)packed + i * dst_row);
         vkl_buffer_view part = *dst;
         part.offset += done * dst_row;
         part.size = n * dst_row;
