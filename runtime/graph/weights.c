@@ -57,6 +57,13 @@ static vkl_tensor *gpu_at(void *base, const slot *s)
     return (vkl_tensor *)((char *)base + s->gpu);
 }
 
+static void report_progress(upload *u, uint64_t bytes)
+{
+    u->done += bytes;
+    if (u->progress != NULL)
+        u->progress(u->done, u->total, u->progress_user);
+}
+
 /* Uploads one tensor if the file has it; an absent one stays empty. */
 static vkllm_status upload_tensor(upload *u, const vkl_host_tensor *src, bool matrix,
                                   vkl_tensor *dst)
@@ -65,9 +72,7 @@ static vkllm_status upload_tensor(upload *u, const vkl_host_tensor *src, bool ma
         return VKLLM_OK;
     vkl_weight_layout layout = matrix ? u->matrix_layout : VKL_LAYOUT_BLOCKS;
     vkllm_status status = vkl_tensor_upload(&u->model->arena, src, layout, dst, u->err);
-    u->done += vkl_host_tensor_bytes(src);
-    if (u->progress != NULL)
-        u->progress(u->done, u->total, u->progress_user);
+    report_progress(u, vkl_host_tensor_bytes(src));
     return status;
 }
 
@@ -83,9 +88,7 @@ static vkllm_status upload_pair(upload *u, const vkl_host_tensor *gate,
                                 const vkl_host_tensor *up, vkl_tensor *dst)
 {
     vkllm_status status = vkl_tensor_upload_pairs(&u->model->arena, gate, up, dst, u->err);
-    u->done += vkl_host_tensor_bytes(gate) + vkl_host_tensor_bytes(up);
-    if (u->progress != NULL)
-        u->progress(u->done, u->total, u->progress_user);
+    report_progress(u, vkl_host_tensor_bytes(gate) + vkl_host_tensor_bytes(up));
     return status;
 }
 
