@@ -13,6 +13,11 @@ int cli_report(const char *what, const char *message);
 
 double cli_now_seconds(void);
 
+/* Prints a cJSON value on stdout, formatted; out of memory, says so on
+ * stderr instead. */
+struct cJSON;
+void cli_print_json(const struct cJSON *value);
+
 /* A runtime whose log goes to stderr when verbose (or validating). */
 vkllm_status cli_open_runtime(bool validation, bool verbose, vkllm_runtime **rt);
 

@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 
 int cli_report(const char *what, const char *message)
@@ -18,6 +20,17 @@ double cli_now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void cli_print_json(const cJSON *value)
+{
+    char *text = cJSON_Print(value);
+    if (text == NULL) {
+        cli_report("json", "out of memory printing the output");
+        return;
+    }
+    puts(text);
+    cJSON_free(text);
 }
 
 static void log_to_stderr(vkllm_log_level level, vkllm_log_source source, const char *message,

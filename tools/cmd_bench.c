@@ -133,9 +133,7 @@ static void print_json(const bench_options *o, const vkllm_model_info *info,
         cJSON_AddNumberToObject(r, "stddev", results[i].stddev);
         cJSON_AddItemToArray(list, r);
     }
-    char *text = cJSON_Print(list);
-    puts(text);
-    cJSON_free(text);
+    cli_print_json(list);
     cJSON_Delete(list);
 }
 
@@ -284,11 +282,8 @@ int cli_bench_ops(int argc, char **argv)
                "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
     if (code == 0 && vkllm_bench_ops(rt, device ? (int32_t)index : -1, on_timing, &l) != VKLLM_OK)
         code = cli_report("bench-ops", vkllm_runtime_error(rt));
-    if (code == 0 && l.json) {
-        char *text = cJSON_Print(l.list);
-        puts(text);
-        cJSON_free(text);
-    }
+    if (code == 0 && l.json)
+        cli_print_json(l.list);
     cJSON_Delete(l.list);
     vkllm_runtime_destroy(rt);
     return code;

@@ -86,11 +86,8 @@ int cli_devices(int argc, char **argv)
         else
             print_device_text(i, &info, i == best);
     }
-    if (json) {
-        char *text = cJSON_Print(list);
-        puts(text);
-        cJSON_free(text);
-    }
+    if (json)
+        cli_print_json(list);
     cJSON_Delete(list);
     vkllm_runtime_destroy(rt);
     if (fflush(stdout) != 0 || ferror(stdout))

@@ -70,9 +70,7 @@ static void print_json(listing *l, const vkllm_inspection *in)
     cJSON_AddNumberToObject(root, "context_bytes", (double)in->context_bytes);
     cJSON_AddItemToObject(root, "metadata", l->metadata);
     cJSON_AddItemToObject(root, "tensors", l->tensors);
-    char *text = cJSON_Print(root);
-    puts(text);
-    cJSON_free(text);
+    cli_print_json(root);
     cJSON_Delete(root);
 }
 
