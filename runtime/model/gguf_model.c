@@ -318,7 +318,7 @@ static vkllm_status take_separate_qkv(loader *ld, int l, vkl_layer_weights *laye
 typedef struct layer_tensor {
     const char *suffix;
     size_t slot;                /* offset of the vkl_host_tensor in vkl_layer_weights */
-    char rows, cols;            /* 'd' dim, 'h' hidden_dim, 'q' q width, '1' one */
+    char rows, cols;            /* vkl_model_extent letters */
     bool vector;
     bool required;
 } layer_tensor;
@@ -338,16 +338,6 @@ static const layer_tensor layer_tensors[] = {
     {"ffn_down.bias", SLOT(b_down), '1', 'd', true, false},
 };
 
-static int64_t extent(const vkl_model_config *c, char code)
-{
-    switch (code) {
-    case 'd': return c->dim;
-    case 'h': return c->hidden_dim;
-    case 'q': return (int64_t)c->n_heads * c->head_size;
-    default: return 1;
-    }
-}
-
 static vkllm_status take_layer(loader *ld, int l, vkl_layer_weights *layer)
 {
     const vkl_model_config *c = &ld->file->config;
@@ -358,9 +348,9 @@ static vkllm_status take_layer(loader *ld, int l, vkl_layer_weights *layer)
         vkl_host_tensor *slot = (vkl_host_tensor *)((char *)layer + lt->slot);
         char name[96];
         snprintf(name, sizeof name, "blk.%d.%s", l, lt->suffix);
-        s = lt->vector ? take_vector(ld, name, extent(c, lt->cols), lt->required, slot)
-                       : take_matrix(ld, name, extent(c, lt->rows), extent(c, lt->cols),
-                                     lt->required, slot);
+        int64_t rows = vkl_model_extent(c, lt->rows), cols = vkl_model_extent(c, lt->cols);
+        s = lt->vector ? take_vector(ld, name, cols, lt->required, slot)
+                       : take_matrix(ld, name, rows, cols, lt->required, slot);
     }
 
     char gate[96];

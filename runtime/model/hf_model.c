@@ -326,7 +326,7 @@ static vkllm_status take_transposed(hf_loader *ld, const char *name, int64_t row
 typedef struct hf_layer_tensor {
     const char *suffix;
     size_t slot;                /* offset of a vkl_host_tensor in vkl_layer_weights */
-    char rows, cols;            /* 'd' dim, 'h' hidden, 'q' query width, 'k' kv width */
+    char rows, cols;            /* vkl_model_extent letters */
     bool vector;
     bool required;
 } hf_layer_tensor;
@@ -348,17 +348,6 @@ static const hf_layer_tensor llama_layer_tensors[] = {
     {"mlp.down_proj.weight", HF_SLOT(w_down), 'd', 'h', false, true},
 };
 
-static int64_t extent(const vkl_model_config *c, char code)
-{
-    switch (code) {
-    case 'd': return c->dim;
-    case 'h': return c->hidden_dim;
-    case 'q': return (int64_t)c->n_heads * c->head_size;
-    case 'k': return (int64_t)c->n_kv_heads * c->head_size;
-    default: return 1;
-    }
-}
-
 static vkllm_status take_llama_layer(hf_loader *ld, int l, vkl_layer_weights *layer)
 {
     const vkl_model_config *c = &ld->file->config;
@@ -369,9 +358,9 @@ static vkllm_status take_llama_layer(hf_loader *ld, int l, vkl_layer_weights *la
         vkl_host_tensor *slot = (vkl_host_tensor *)((char *)layer + t->slot);
         char name[128];
         snprintf(name, sizeof name, "layers.%d.%s", l, t->suffix);
-        s = t->vector ? take_vector(ld, name, t->required, extent(c, t->cols), slot)
-                      : take_matrix(ld, name, t->required, extent(c, t->rows),
-                                    extent(c, t->cols), slot);
+        int64_t rows = vkl_model_extent(c, t->rows), cols = vkl_model_extent(c, t->cols);
+        s = t->vector ? take_vector(ld, name, t->required, cols, slot)
+                      : take_matrix(ld, name, t->required, rows, cols, slot);
     }
     return s;
 }

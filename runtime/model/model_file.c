@@ -44,6 +44,17 @@ uint64_t vkl_dtype_row_bytes(vkl_dtype type, uint64_t cols)
     return cols / block_weights * block_bytes;
 }
 
+int64_t vkl_model_extent(const vkl_model_config *c, char code)
+{
+    switch (code) {
+    case 'd': return c->dim;
+    case 'h': return c->hidden_dim;
+    case 'q': return (int64_t)c->n_heads * c->head_size;
+    case 'k': return (int64_t)c->n_kv_heads * c->head_size;
+    default: return 1;
+    }
+}
+
 uint64_t vkl_host_tensor_bytes(const vkl_host_tensor *t)
 {
     /* A negative extent is a bug elsewhere; report no bytes rather than a

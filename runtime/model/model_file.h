@@ -79,6 +79,11 @@ typedef struct vkl_model_config {
     bool tied_output;       /* the classifier is the token embedding */
 } vkl_model_config;
 
+/* The extent a loader's tensor table names by a letter: 'd' dim, 'h'
+ * hidden_dim, 'q' the query width (heads x head size), 'k' the key/value
+ * width; any other letter is 1. */
+int64_t vkl_model_extent(const vkl_model_config *c, char code);
+
 /* Optional tensors (biases, gate, position embedding) have data NULL when
  * the architecture or file has none. Norm weights and biases are F32. */
 typedef struct vkl_layer_weights {
