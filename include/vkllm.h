@@ -177,6 +177,10 @@ typedef struct vkllm_device_info {
     float timestamp_period;          /* nanoseconds per timestamp tick */
     bool shader_float16;
     bool storage_16bit;
+    bool subgroup_arithmetic;        /* subgroupAdd and the like in compute shaders */
+    uint32_t coopmat_tile[3];        /* M, N, K of the cooperative-matrix tile (F16 x F16
+                                        + F32) the prompt matrix multiply uses; zeros
+                                        where the device or this build has none */
     uint32_t heap_count;
     vkllm_device_heap heaps[VKLLM_MAX_HEAPS];
 } vkllm_device_info;

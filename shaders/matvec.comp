@@ -1,8 +1,12 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#ifdef SUBGROUP_REDUCE
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 // y[y_offset + r] = dot(W[r, :], x) for the rows r of one weight piece: the
-// matrix-vector product of token generation. One workgroup per row; the
-// workgroup splits the row and reduces the partial sums.
+// matrix-vector product of token generation on GPUs. One workgroup per row;
+// the workgroup splits the row and reduces the partial sums (reduce.glsl:
+// through subgroups where the device can, else through shared memory).
 
 #include "common.glsl"
 #include "weights.glsl"

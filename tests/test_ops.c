@@ -11,7 +11,9 @@
  * Tolerances:
  *   matrix products (fp32 sums on the GPU, double on the CPU), per output:
  *     |gpu - cpu| <= 1e-4 |cpu| + 1e-5 sum_k |w_k x_k|, the second term
- *     bounding the rounding of a float sum of those terms
+ *     bounding the rounding of a float sum of those terms; 2e-3 instead of
+ *     1e-5 where a cooperative-matrix kernel rounds w and x to F16 (2^-11
+ *     each) before multiplying
  *   embed (a copy of exact values): exact
  *   add_positions (one more float addition, which a compiler may reorder
  *   with the dequantization's): 1e-5 + 1e-5 |cpu|
@@ -23,11 +25,13 @@
 
 #include "cpu_ref.h"
 #include "gpu_fixture.h"
+#include "gpu/coopmat.h"
 #include "ops/lanes.h"
 #include "test.h"
 
 #define PRODUCT_RTOL 1e-4
 #define PRODUCT_MAGNITUDE_TOL 1e-5
+#define F16_PRODUCT_MAGNITUDE_TOL 2e-3
 #define SUM_ATOL 1e-4
 #define SUM_RTOL 1e-4
 #define ELEM_ATOL 1e-5
@@ -102,13 +106,13 @@ static float *product_magnitudes(const float *x, const vkl_host_tensor *w, int T
 /* Checks outputs y[batch, N] of a product with x of T tokens against the
  * CPU's; outputs past T must be untouched zeros. */
 static void expect_product(const char *what, const float *gpu, const float *cpu, const float *x,
-                           const vkl_host_tensor *w, int T, int batch)
+                           const vkl_host_tensor *w, int T, int batch, double magnitude_tol)
 {
     float *magnitude = product_magnitudes(x, w, T, batch);
     double worst = 0.0;
     for (size_t i = 0; i < (size_t)batch * w->rows; i++) {
         double diff = fabs((double)gpu[i] - cpu[i]);
-        double allowed = PRODUCT_RTOL * fabs(cpu[i]) + PRODUCT_MAGNITUDE_TOL * magnitude[i];
+        double allowed = PRODUCT_RTOL * fabs(cpu[i]) + magnitude_tol * magnitude[i];
         double error = diff == 0.0 ? 0.0 : diff / allowed;
         if (!(error <= worst))
             worst = isnan(error) ? INFINITY : error;
@@ -142,7 +146,8 @@ static void check_matvec_mode(vkl_dtype type, int N, int K, int rows_in_x, bool 
     vkl_op_matvec(&run.ops, &wt, &xv, &yv, options);
     if (op_run_execute(&run)) {
         op_read(&run, &yv, got, N);
-        expect_product(add ? "matvec (add)" : "matvec", got, want, last_x, &w, 1, 1);
+        expect_product(add ? "matvec (add)" : "matvec", got, want, last_x, &w, 1, 1,
+                       PRODUCT_MAGNITUDE_TOL);
     }
     vkl_tensor_free(&wt);
     op_run_free(&run);
@@ -178,9 +183,12 @@ static void check_matmul_mode(vkl_dtype type, int batch, int T, int N, int K, bo
     vkl_buffer_view xv = op_floats(&run, x, (size_t)batch * K);
     vkl_buffer_view yv = op_floats(&run, y0, out_count);
     vkl_op_matmul(&run.ops, &wt, &xv, &yv, add ? VKL_PRODUCT_ADD : 0);
+    bool f16_inputs = run.ops.coopmat_tile[0] != 0 && wt.layout == VKL_LAYOUT_BLOCKS &&
+                      type != VKL_DTYPE_F32 && type != VKL_DTYPE_BF16;
     if (op_run_execute(&run)) {
         op_read(&run, &yv, got, out_count);
-        expect_product(add ? "matmul (add)" : "matmul", got, want, x, &w, T, batch);
+        expect_product(add ? "matmul (add)" : "matmul", got, want, x, &w, T, batch,
+                       f16_inputs ? F16_PRODUCT_MAGNITUDE_TOL : PRODUCT_MAGNITUDE_TOL);
     }
     free(y0);
     vkl_tensor_free(&wt);
@@ -197,6 +205,7 @@ static void test_matmul_f32(void) { check_matmul(VKL_DTYPE_F32, 7, 5, 83, 61); }
 static void test_matmul_f16(void) { check_matmul(VKL_DTYPE_F16, 7, 7, 83, 61); }
 static void test_matmul_large(void) { check_matmul(VKL_DTYPE_F32, 40, 33, 517, 1023); }
 static void test_matmul_one_token(void) { check_matmul(VKL_DTYPE_F16, 1, 1, 19, 3); }
+static void test_matmul_many_tokens(void) { check_matmul(VKL_DTYPE_Q8_0, 150, 131, 75, 160); }
 
 static void check_embed(vkl_dtype type, int vocab, int dim, const uint32_t *tokens, int T)
 {
@@ -295,6 +304,35 @@ static void test_codec_round_trip(void)
                   worst);
     }
     free(x); free(back); free(bytes);
+}
+
+/* The cooperative-matrix tile chosen from a device's list: F16 inputs with
+ * F32 sums at subgroup scope, shapes the shader's staging allows, the
+ * largest that fits the shared memory. */
+static void test_coopmat_pick(void)
+{
+    const VkComponentTypeKHR F16 = VK_COMPONENT_TYPE_FLOAT16_KHR;
+    const VkComponentTypeKHR F32 = VK_COMPONENT_TYPE_FLOAT32_KHR;
+    const VkScopeKHR subgroup = VK_SCOPE_SUBGROUP_KHR;
+    VkCooperativeMatrixPropertiesKHR shapes[] = {
+        {.MSize = 16, .NSize = 8, .KSize = 16, F16, F16, F16, F16, .scope = subgroup},
+        {.MSize = 16, .NSize = 8, .KSize = 8, F16, F16, F32, F32, .scope = subgroup},
+        {.MSize = 16, .NSize = 16, .KSize = 16, F16, F16, F32, F32, .scope = subgroup},
+        {.MSize = 32, .NSize = 32, .KSize = 16, F16, F16, F32, F32, .scope = subgroup},
+        {.MSize = 16, .NSize = 16, .KSize = 12, F16, F16, F32, F32, .scope = subgroup},
+        {.MSize = 64, .NSize = 64, .KSize = 16, F16, F16, F32, F32, .scope = (VkScopeKHR)2},
+    };
+    uint32_t tile[3];
+    /* 32 x 32 x 16 needs 48 KiB; 16 x 16 x 16 needs 15.5 KiB. */
+    CHECK(vkl_coopmat_pick(shapes, 6, 32768, tile));
+    CHECK(tile[0] == 16 && tile[1] == 16 && tile[2] == 16);
+    CHECK(vkl_coopmat_pick(shapes, 6, 65536, tile));
+    CHECK(tile[0] == 32 && tile[1] == 32 && tile[2] == 16);
+    CHECK(vkl_coopmat_pick(shapes, 2, 32768, tile));
+    CHECK(tile[0] == 16 && tile[1] == 8 && tile[2] == 8);
+    CHECK(!vkl_coopmat_pick(shapes, 1, 32768, tile));
+    CHECK(tile[0] == 0 && tile[1] == 0 && tile[2] == 0);
+    CHECK(!vkl_coopmat_pick(NULL, 0, 32768, tile));
 }
 
 /* Row lengths of whole blocks that leave a matvec workgroup's last round
@@ -699,6 +737,7 @@ static void run_all(void)
     RUN(test_matmul_f16);
     RUN(test_matmul_large);
     RUN(test_matmul_one_token);
+    RUN(test_matmul_many_tokens);
     RUN(test_embed);
     RUN(test_weights_f32);
     RUN(test_weights_f16);
@@ -737,6 +776,7 @@ static void run_all(void)
 int main(void)
 {
     RUN(test_codec_round_trip);
+    RUN(test_coopmat_pick);
     if (!gpu_fixture_open(&fx))
         return 1;
     fx.matrix_layout = vkl_ops_matrix_layout(fx.dev->info);
@@ -754,6 +794,12 @@ int main(void)
      * this device was given narrower ones. */
     fx.wide_rows = true;
     fprintf(stderr, "with wide row workgroups:\n");
+    run_all();
+
+    /* And with the shapes of a device with small limits and no subgroup
+     * arithmetic: shared-memory reductions, the smallest matmul blocks. */
+    fx.small_gpu = true;
+    fprintf(stderr, "with small GPU shapes:\n");
     run_all();
     gpu_fixture_close(&fx);
     TEST_MAIN_END();

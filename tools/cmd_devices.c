@@ -31,6 +31,12 @@ static void print_device_text(uint32_t index, const vkllm_device_info *d, bool i
     printf("   storage buffer range %llu B, allocation max %llu B, fp16 %s\n",
            (unsigned long long)d->max_storage_buffer_range,
            (unsigned long long)d->max_allocation_size, d->shader_float16 ? "yes" : "no");
+    printf("   subgroup arithmetic %s, ", d->subgroup_arithmetic ? "yes" : "no");
+    if (d->coopmat_tile[0] != 0)
+        printf("cooperative matrix %u x %u x %u (F16, F32 sums)\n", d->coopmat_tile[0],
+               d->coopmat_tile[1], d->coopmat_tile[2]);
+    else
+        printf("cooperative matrix none\n");
 }
 
 static cJSON *device_json(uint32_t index, const vkllm_device_info *d, bool is_default)
@@ -53,6 +59,10 @@ static cJSON *device_json(uint32_t index, const vkllm_device_info *d, bool is_de
     cJSON_AddNumberToObject(o, "min_storage_offset_alignment", d->min_storage_offset_alignment);
     cJSON_AddBoolToObject(o, "shader_float16", d->shader_float16);
     cJSON_AddBoolToObject(o, "storage_16bit", d->storage_16bit);
+    cJSON_AddBoolToObject(o, "subgroup_arithmetic", d->subgroup_arithmetic);
+    cJSON *tile = cJSON_AddArrayToObject(o, "coopmat_tile");
+    for (int i = 0; i < 3; i++)
+        cJSON_AddItemToArray(tile, cJSON_CreateNumber(d->coopmat_tile[i]));
     cJSON *heaps = cJSON_AddArrayToObject(o, "heaps");
     for (uint32_t h = 0; h < d->heap_count; h++) {
         cJSON *heap = cJSON_CreateObject();

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu/coopmat.h"
 #include "gpu/device_internal.h"
 
 static vkllm_status find_compute_queue(VkPhysicalDevice physical, uint32_t *family,
@@ -76,6 +77,22 @@ static vkllm_status create_logical_device(vkl_gpu_device *dev, vkl_error *err)
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &queue,
     };
+
+    /* The cooperative-matrix kernel multiplies F16 values (vkl_coopmat_query
+     * found the extension, the feature and F16 arithmetic). */
+    const char *coopmat_extension = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    VkPhysicalDeviceShaderFloat16Int8Features float16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
+        .shaderFloat16 = VK_TRUE};
+    VkPhysicalDeviceCooperativeMatrixFeaturesKHR coopmat = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+        .pNext = &float16,
+        .cooperativeMatrix = VK_TRUE};
+    if (dev->info->coopmat_tile[0] != 0) {
+        info.pNext = &coopmat;
+        info.enabledExtensionCount = 1;
+        info.ppEnabledExtensionNames = &coopmat_extension;
+    }
     VKL_VK_CHECK(err, vkCreateDevice(dev->physical, &info, NULL, &dev->device));
     volkLoadDeviceTable(&dev->vk, dev->device);
     dev->vk.vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu/coopmat.h"
 #include "gpu/gpu.h"
 #include "gpu/device_internal.h"
 
@@ -182,6 +183,9 @@ static void query_extended(vkllm_device_info *info, VkPhysicalDevice physical)
     vkGetPhysicalDeviceProperties2(physical, &properties);
 
     info->subgroup_size = subgroup.subgroupSize;
+    info->subgroup_arithmetic =
+        (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
+        (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) != 0;
     info->max_allocation_size = maintenance3.maxMemoryAllocationSize;
     if (info->api_version >= VK_API_VERSION_1_2) {
         snprintf(info->driver_name, sizeof info->driver_name, "%s", driver.driverName);
@@ -200,7 +204,8 @@ static void query_extended(vkllm_device_info *info, VkPhysicalDevice physical)
     info->storage_16bit = storage16.storageBuffer16BitAccess;
 }
 
-static void describe_device(vkllm_device_info *info, VkPhysicalDevice physical)
+static void describe_device(vkllm_device_info *info, VkInstance instance,
+                            VkPhysicalDevice physical)
 {
     VkPhysicalDeviceProperties properties;
     vkGetPhysicalDeviceProperties(physical, &properties);
@@ -215,6 +220,7 @@ static void describe_device(vkllm_device_info *info, VkPhysicalDevice physical)
     copy_heaps(info, physical);
     if (properties.apiVersion >= VK_API_VERSION_1_1)
         query_extended(info, physical);
+    vkl_coopmat_query(instance, physical, info);
 }
 
 static vkllm_status enumerate_devices(vkl_gpu_instance *gi, vkl_error *err)
@@ -239,7 +245,7 @@ static vkllm_status enumerate_devices(vkl_gpu_instance *gi, vkl_error *err)
     gi->device_count = count;
 
     for (uint32_t i = 0; i < count; i++)
-        describe_device(&gi->infos[i], gi->physical[i]);
+        describe_device(&gi->infos[i], gi->instance, gi->physical[i]);
     return VKLLM_OK;
 }
 

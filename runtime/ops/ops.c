@@ -3,6 +3,7 @@
  * bindings in the shader's order (binding 0 is always the step) and sizes
  * the dispatch for the recorded batch. */
 #include <math.h>
+#include <string.h>
 
 #include "ops/ops.h"
 
@@ -14,6 +15,35 @@ static uint32_t floor_pow2(uint32_t v)
     while (p * 2 <= v)
         p *= 2;
     return p;
+}
+
+/* matmul.comp's workgroup is WG_X x WG_Y invocations of 4 x 4 sums, staging
+ * BK columns of 4 WG_X weight rows and 4 WG_Y tokens as floats. From 16 x 16
+ * and BK 16 (8 KiB of shared memory), the sizes halve until the device's
+ * limits allow them; every device allows 8 x 8 and BK 4. */
+static bool matmul_shape_fits(const uint32_t wg[2], uint32_t bk, const vkllm_device_info *info)
+{
+    uint32_t shared_bytes = bk * (4 * wg[0] + 1 + 4 * wg[1] + 1) * 4;
+    return wg[0] * wg[1] <= info->max_workgroup_invocations &&
+           wg[0] <= info->max_workgroup_size[0] && wg[1] <= info->max_workgroup_size[1] &&
+           shared_bytes <= info->max_shared_memory;
+}
+
+static void choose_matmul_shape(vkl_ops *ops, const vkllm_device_info *info)
+{
+    uint32_t wg[2] = {16, 16}, bk = 16;
+    while (!matmul_shape_fits(wg, bk, info) && (wg[0] > 1 || bk > 4)) {
+        uint32_t shared_bytes = bk * (4 * wg[0] + 1 + 4 * wg[1] + 1) * 4;
+        if (shared_bytes > info->max_shared_memory && bk > 4)
+            bk /= 2;
+        else if (wg[1] >= wg[0] && wg[1] > 1)
+            wg[1] /= 2;
+        else
+            wg[0] /= 2;
+    }
+    ops->matmul_wg[0] = wg[0];
+    ops->matmul_wg[1] = wg[1];
+    ops->matmul_bk = bk;
 }
 
 void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, uint32_t batch)
@@ -49,12 +79,19 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
     ops->lanes_rows[1] = 4;
     ops->lanes_tokens[1] = 4;
     ops->texel_reads = vkl_ops_matrix_layout(info) == VKL_LAYOUT_LANES;
-    /* matmul: TILE^2 invocations and two TILE x (4 TILE + 1) float tiles. */
-    ops->tile = 16;
-    while (ops->tile > 1 && (ops->tile * ops->tile > info->max_workgroup_invocations ||
-                             ops->tile > info->max_workgroup_size[1] ||
-                             2 * ops->tile * (4 * ops->tile + 1) * 4 > info->max_shared_memory))
-        ops->tile /= 2;
+    ops->subgroup_reduce = info->subgroup_arithmetic;
+    choose_matmul_shape(ops, info);
+
+    /* Four subgroups share a block of the cooperative-matrix product; the
+     * shader divides the tiles among however many subgroups there are. */
+    memcpy(ops->coopmat_tile, info->coopmat_tile, sizeof ops->coopmat_tile);
+    ops->coopmat_wg = info->subgroup_size * 4;
+    while (ops->coopmat_wg > info->subgroup_size &&
+           (ops->coopmat_wg > info->max_workgroup_invocations ||
+            ops->coopmat_wg > info->max_workgroup_size[0]))
+        ops->coopmat_wg /= 2;
+    if (ops->coopmat_wg == 0)
+        memset(ops->coopmat_tile, 0, sizeof ops->coopmat_tile);
 }
 
 vkl_weight_layout vkl_ops_matrix_layout(const vkllm_device_info *info)
@@ -95,28 +132,38 @@ static void dispatch_1d(vkl_ops *ops, vkl_shader_id shader, uint32_t wg,
 typedef struct weight_kernels {
     vkl_dtype type;
     vkl_shader_id matvec;
+    vkl_shader_id matvec_subgroup;
     vkl_shader_id matvec_rows;
     vkl_shader_id matmul;
+    vkl_shader_id matmul_coopmat;   /* VKL_SHADER_COUNT: none for this type */
     vkl_shader_id matmul_rows;
     vkl_shader_id matmul_lanes;
     vkl_shader_id embed;
     vkl_shader_id add_positions;
 } weight_kernels;
 
-/* cmake/shaders.cmake names each variant <kernel>_<type>. */
-#define WEIGHT_KERNELS(T)                                                                 \
-    {VKL_DTYPE_##T, VKL_SHADER_MATVEC_##T, VKL_SHADER_MATVEC_ROWS_##T, VKL_SHADER_MATMUL_##T, \
-     VKL_SHADER_MATMUL_ROWS_##T, VKL_SHADER_MATMUL_LANES_##T, VKL_SHADER_EMBED_##T,          \
-     VKL_SHADER_ADD_POSITIONS_##T}
+/* cmake/shaders.cmake names each variant <kernel>_<type>. The cooperative-
+ * matrix kernel stages weights as F16, so it serves only the types whose
+ * dequantized values F16 holds without overflow (not F32 or BF16), and only
+ * in builds whose shader compiler could make it. */
+#define WEIGHT_KERNELS(T, COOPMAT)                                                           \
+    {VKL_DTYPE_##T, VKL_SHADER_MATVEC_##T, VKL_SHADER_MATVEC_SUBGROUP_##T,                   \
+     VKL_SHADER_MATVEC_ROWS_##T, VKL_SHADER_MATMUL_##T, COOPMAT, VKL_SHADER_MATMUL_ROWS_##T, \
+     VKL_SHADER_MATMUL_LANES_##T, VKL_SHADER_EMBED_##T, VKL_SHADER_ADD_POSITIONS_##T}
+#if VKLLM_HAVE_COOPMAT
+#define COOPMAT_KERNEL(T) VKL_SHADER_MATMUL_COOPMAT_##T
+#else
+#define COOPMAT_KERNEL(T) VKL_SHADER_COUNT
+#endif
 
 static const weight_kernels weight_kernel_table[] = {
-    WEIGHT_KERNELS(F32),
-    WEIGHT_KERNELS(F16),
-    WEIGHT_KERNELS(BF16),
-    WEIGHT_KERNELS(Q8_0),
-    WEIGHT_KERNELS(Q4_0),
-    WEIGHT_KERNELS(Q4_K),
-    WEIGHT_KERNELS(Q6_K),
+    WEIGHT_KERNELS(F32, VKL_SHADER_COUNT),
+    WEIGHT_KERNELS(F16, COOPMAT_KERNEL(F16)),
+    WEIGHT_KERNELS(BF16, VKL_SHADER_COUNT),
+    WEIGHT_KERNELS(Q8_0, COOPMAT_KERNEL(Q8_0)),
+    WEIGHT_KERNELS(Q4_0, COOPMAT_KERNEL(Q4_0)),
+    WEIGHT_KERNELS(Q4_K, COOPMAT_KERNEL(Q4_K)),
+    WEIGHT_KERNELS(Q6_K, COOPMAT_KERNEL(Q6_K)),
 };
 
 /* The kernels for a tensor's type, or NULL after failing the recording:
@@ -251,8 +298,8 @@ void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
             dispatch_1d(ops, kernels->matvec_rows, ops->rows_per_workgroup, bindings, 3, &push,
                         sizeof push, div_up(piece->rows, ops->rows_per_workgroup));
         else
-            dispatch_1d(ops, kernels->matvec, ops->row_wg, bindings, 3, &push, sizeof push,
-                        piece->rows);
+            dispatch_1d(ops, ops->subgroup_reduce ? kernels->matvec_subgroup : kernels->matvec,
+                        ops->row_wg, bindings, 3, &push, sizeof push, piece->rows);
     }
 }
 
@@ -260,6 +307,37 @@ typedef struct matmul_push {
     uint32_t K, N, y_stride, col0, add;
 } matmul_push;
 _Static_assert(sizeof(matmul_push) == 20, "matmul push constants");
+
+/* matmul.comp over `rows` weight rows: its blocks are 4 matmul_wg[0] rows by
+ * 4 WG_Y tokens, WG_Y narrowed for a batch smaller than the device's block. */
+static void shape_matmul(const vkl_ops *ops, const weight_kernels *kernels, uint32_t rows,
+                         vkl_dispatch *d)
+{
+    uint32_t wg_y = ops->matmul_wg[1];
+    while (wg_y > 1 && 4 * (wg_y / 2) >= ops->batch)
+        wg_y /= 2;
+    d->shader = kernels->matmul;
+    d->spec[0] = ops->matmul_wg[0];
+    d->spec[1] = wg_y;
+    d->spec[2] = ops->matmul_bk;
+    d->spec_count = 3;
+    d->groups[0] = div_up(rows, 4 * ops->matmul_wg[0]);
+    d->groups[1] = div_up(ops->batch, 4 * wg_y);
+    d->groups[2] = 1;
+}
+
+/* matmul_coopmat.comp: blocks of 4 M weight rows by 2 N tokens. */
+static void shape_coopmat(const vkl_ops *ops, const weight_kernels *kernels, uint32_t rows,
+                          vkl_dispatch *d)
+{
+    d->shader = kernels->matmul_coopmat;
+    d->spec[0] = ops->coopmat_wg;
+    memcpy(&d->spec[1], ops->coopmat_tile, sizeof ops->coopmat_tile);
+    d->spec_count = 4;
+    d->groups[0] = div_up(rows, 4 * ops->coopmat_tile[0]);
+    d->groups[1] = div_up(ops->batch, 2 * ops->coopmat_tile[1]);
+    d->groups[2] = 1;
+}
 
 void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
                    const vkl_buffer_view *y, unsigned options)
@@ -282,15 +360,15 @@ void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
             continue;
         }
         vkl_dispatch d = {
-            .shader = kernels->matmul,
-            .spec = {ops->tile, ops->tile},
-            .spec_count = 2,
             .bindings = {ops->step, piece->view, *x, *y},
             .binding_count = 4,
             .push = &push,
             .push_size = sizeof push,
-            .groups = {div_up(piece->rows, ops->tile), div_up(ops->batch, ops->tile), 1},
         };
+        if (ops->coopmat_tile[0] != 0 && kernels->matmul_coopmat != VKL_SHADER_COUNT)
+            shape_coopmat(ops, kernels, piece->rows, &d);
+        else
+            shape_matmul(ops, kernels, piece->rows, &d);
         vkl_record_dispatch(ops->rec, &d);
     }
 }

@@ -64,7 +64,11 @@ typedef struct vkl_ops {
     uint32_t rows_per_workgroup;    /* weight rows a workgroup takes, one per invocation,
                                        in matrix products (CPU devices); 0: the GPU
                                        layouts (reduction, shared-memory tiles) */
-    uint32_t tile;                  /* matmul tile edge */
+    bool subgroup_reduce;           /* matvec reduces through subgroups */
+    uint32_t matmul_wg[2];          /* matmul: invocations along rows and tokens, */
+    uint32_t matmul_bk;             /* and columns of K staged at a time */
+    uint32_t coopmat_tile[3];       /* matmul_coopmat's M, N, K; zeros: not used */
+    uint32_t coopmat_wg;            /* its invocations a workgroup */
     uint32_t lanes_wg;              /* matmul_lanes: invocations a workgroup, */
     uint32_t lanes_rows[2];         /* weight rows an invocation takes, and */
     uint32_t lanes_tokens[2];       /* tokens it takes at a time, for one token [0]

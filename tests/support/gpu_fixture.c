@@ -72,6 +72,13 @@ void op_run_begin(op_run *run, gpu_fixture *fx, uint32_t batch, uint32_t pos0, u
         run->ops.rows_per_workgroup = 0;
         run->ops.texel_reads = false;
     }
+    if (fx->small_gpu) {
+        run->ops.row_wg = 32 < run->ops.wg ? 32 : run->ops.wg;
+        run->ops.subgroup_reduce = false;
+        run->ops.matmul_wg[0] = 8;
+        run->ops.matmul_wg[1] = 4;
+        run->ops.matmul_bk = 4;
+    }
 }
 
 static vkl_buffer_view upload_bytes(op_run *run, const void *data, size_t bytes)

@@ -1,0 +1,78 @@
+/* VK_KHR_cooperative_matrix: which matrix tile, if any, the F16 matrix
+ * multiply (matmul_coopmat.comp) uses on a device.
+ *
+ * Debian 12's Vulkan headers (1.3.239) predate the extension; where the
+ * headers lack it, the few declarations used here are given below, with the
+ * values of the Vulkan registry. */
+#ifndef VKL_GPU_COOPMAT_H
+#define VKL_GPU_COOPMAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <volk.h>
+
+#include "vkllm.h"
+
+#ifndef VK_KHR_cooperative_matrix
+#define VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME "VK_KHR_cooperative_matrix"
+#define VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR \
+    ((VkStructureType)1000506000)
+#define VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR ((VkStructureType)1000506001)
+
+typedef enum VkComponentTypeKHR {
+    VK_COMPONENT_TYPE_FLOAT16_KHR = 0,
+    VK_COMPONENT_TYPE_FLOAT32_KHR = 1,
+    VK_COMPONENT_TYPE_MAX_ENUM_KHR = 0x7FFFFFFF
+} VkComponentTypeKHR;
+
+typedef enum VkScopeKHR {
+    VK_SCOPE_SUBGROUP_KHR = 3,
+    VK_SCOPE_MAX_ENUM_KHR = 0x7FFFFFFF
+} VkScopeKHR;
+
+typedef struct VkCooperativeMatrixPropertiesKHR {
+    VkStructureType sType;
+    void *pNext;
+    uint32_t MSize;
+    uint32_t NSize;
+    uint32_t KSize;
+    VkComponentTypeKHR AType;
+    VkComponentTypeKHR BType;
+    VkComponentTypeKHR CType;
+    VkComponentTypeKHR ResultType;
+    VkBool32 saturatingAccumulation;
+    VkScopeKHR scope;
+} VkCooperativeMatrixPropertiesKHR;
+
+typedef struct VkPhysicalDeviceCooperativeMatrixFeaturesKHR {
+    VkStructureType sType;
+    void *pNext;
+    VkBool32 cooperativeMatrix;
+    VkBool32 cooperativeMatrixRobustBufferAccess;
+} VkPhysicalDeviceCooperativeMatrixFeaturesKHR;
+
+typedef VkResult(VKAPI_PTR *PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)(
+    VkPhysicalDevice physicalDevice, uint32_t *pPropertyCount,
+    VkCooperativeMatrixPropertiesKHR *pProperties);
+#endif
+
+/* Bytes of shared memory matmul_coopmat.comp needs for an M x N x K tile:
+ * F16 staging of 4 M weight rows and 2 N tokens by 2 K (+8) columns, and the
+ * 4 M x 2 N block of F32 results. */
+uint32_t vkl_coopmat_shared_bytes(const uint32_t tile[3]);
+
+/* Picks from the device's list the tile of an F16 x F16 + F32 -> F32
+ * product at subgroup scope that matmul_coopmat.comp can use (M and N
+ * multiples of 4, K of 8, within max_shared bytes of shared memory), the
+ * largest M N K of those; false, with tile zeroed, if none qualifies. */
+bool vkl_coopmat_pick(const VkCooperativeMatrixPropertiesKHR *list, uint32_t count,
+                      uint32_t max_shared, uint32_t tile[3]);
+
+/* Fills info->coopmat_tile from the device, or leaves it zero: when the
+ * library was built without the cooperative-matrix shaders, when the device
+ * lacks Vulkan 1.3, F16 arithmetic or the extension, or lists no usable
+ * tile. */
+void vkl_coopmat_query(VkInstance instance, VkPhysicalDevice physical, vkllm_device_info *info);
+
+#endif
