@@ -63,13 +63,19 @@ endforeach()
 
 # The cooperative-matrix kernel stages weights as F16: it is built for the
 # types whose dequantized values F16 holds (runtime/ops/ops.c uses it for
-# exactly these), for Vulkan 1.3.
-if(VKLLM_GLSLANG_COOPMAT)
-  foreach(type f16 q8_0 q4_0 q4_k q6_k)
-    string(TOUPPER ${type} type_upper)
+# exactly these), on VK_NV_cooperative_matrix always and on
+# VK_KHR_cooperative_matrix (for Vulkan 1.3) where the compiler knows it.
+set(VKLLM_COOPMAT_TYPES f16 q8_0 q4_0 q4_k q6_k)
+foreach(type ${VKLLM_COOPMAT_TYPES})
+  string(TOUPPER ${type} type_upper)
+  list(APPEND VKLLM_SHADER_VARIANTS
+       "matmul_coopmat_nv_${type}|matmul_coopmat.comp|WEIGHT_${type_upper},COOPMAT_NV")
+  if(VKLLM_GLSLANG_COOPMAT)
     list(APPEND VKLLM_SHADER_VARIANTS
          "matmul_coopmat_${type}|matmul_coopmat.comp|WEIGHT_${type_upper}|vulkan1.3")
-  endforeach()
+  endif()
+endforeach()
+if(VKLLM_GLSLANG_COOPMAT)
   set(VKLLM_HAVE_COOPMAT 1)
 else()
   set(VKLLM_HAVE_COOPMAT 0)

@@ -147,6 +147,13 @@ typedef enum vkllm_device_type {
     VKLLM_DEVICE_CPU = 4,
 } vkllm_device_type;
 
+/* Which Vulkan extension the prompt matrix multiply uses for matrix units. */
+typedef enum vkllm_coopmat_kind {
+    VKLLM_COOPMAT_NONE = 0,
+    VKLLM_COOPMAT_KHR = 1,           /* VK_KHR_cooperative_matrix */
+    VKLLM_COOPMAT_NV = 2,            /* VK_NV_cooperative_matrix, where KHR is not usable */
+} vkllm_coopmat_kind;
+
 #define VKLLM_MAX_HEAPS 16
 
 typedef struct vkllm_device_heap {
@@ -178,9 +185,8 @@ typedef struct vkllm_device_info {
     bool shader_float16;
     bool storage_16bit;
     bool subgroup_arithmetic;        /* subgroupAdd and the like in compute shaders */
-    uint32_t coopmat_tile[3];        /* M, N, K of the cooperative-matrix tile (F16 x F16
-                                        + F32) the prompt matrix multiply uses; zeros
-                                        where the device or this build has none */
+    vkllm_coopmat_kind coopmat;      /* matrix units the prompt matrix multiply uses */
+    uint32_t coopmat_tile[3];        /* their M, N, K (F16 x F16 + F32); zeros for none */
     uint32_t heap_count;
     vkllm_device_heap heaps[VKLLM_MAX_HEAPS];
 } vkllm_device_info;

@@ -1,14 +1,21 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#ifdef COOPMAT_NV
+#extension GL_NV_cooperative_matrix : require
+#else
 #extension GL_KHR_cooperative_matrix : require
+#endif
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 // Y[t, col0 + n] = dot(X[t, :], W[n, :]) for t < step.n_tokens and the rows n
 // of one weight piece, on cooperative matrices: F16 products summed in F32.
-// Built only where the shader compiler knows GL_KHR_cooperative_matrix, used
-// only on devices that list an F16 x F16 + F32 tile of TILE_M x TILE_N x
-// TILE_K at subgroup scope (gpu/coopmat.c).
+// Used only on devices that list an F16 x F16 + F32 tile of TILE_M x TILE_N
+// x TILE_K at subgroup scope (gpu/coopmat.c). The VK_KHR_cooperative_matrix
+// build needs a shader compiler newer than Debian 12's (cmake/shaders.cmake
+// probes for it); built with COOPMAT_NV, the same kernel uses the older
+// VK_NV_cooperative_matrix, which every glslang since 2019 compiles, for
+// drivers that offer only that.
 //
 // A workgroup computes a block of RM x RN tiles: BM = RM TILE_M rows of W by
 // BN = RN TILE_N tokens. It stages BK = 2 TILE_K columns of W (dequantized)
@@ -22,6 +29,28 @@
 
 #include "common.glsl"
 #include "weights.glsl"
+
+// The two extensions' names for the same types and operations.
+#ifdef COOPMAT_NV
+#define W_TILE fcoopmatNV<16, gl_ScopeSubgroup, TILE_M, TILE_K>
+#define X_TILE fcoopmatNV<16, gl_ScopeSubgroup, TILE_K, TILE_N>
+#define SUM_TILE fcoopmatNV<32, gl_ScopeSubgroup, TILE_M, TILE_N>
+#define load_row_major(tile, array, at, stride) coopMatLoadNV(tile, array, at, stride, false)
+#define load_column_major(tile, array, at, stride) coopMatLoadNV(tile, array, at, stride, true)
+#define store_column_major(tile, array, at, stride) coopMatStoreNV(tile, array, at, stride, true)
+#define multiply_add(a, b, c) coopMatMulAddNV(a, b, c)
+#else
+#define W_TILE coopmat<float16_t, gl_ScopeSubgroup, TILE_M, TILE_K, gl_MatrixUseA>
+#define X_TILE coopmat<float16_t, gl_ScopeSubgroup, TILE_K, TILE_N, gl_MatrixUseB>
+#define SUM_TILE coopmat<float, gl_ScopeSubgroup, TILE_M, TILE_N, gl_MatrixUseAccumulator>
+#define load_row_major(tile, array, at, stride) \
+    coopMatLoad(tile, array, at, stride, gl_CooperativeMatrixLayoutRowMajor)
+#define load_column_major(tile, array, at, stride) \
+    coopMatLoad(tile, array, at, stride, gl_CooperativeMatrixLayoutColumnMajor)
+#define store_column_major(tile, array, at, stride) \
+    coopMatStore(tile, array, at, stride, gl_CooperativeMatrixLayoutColumnMajor)
+#define multiply_add(a, b, c) coopMatMulAdd(a, b, c)
+#endif
 
 layout(constant_id = 0) const uint WG = 128;
 layout(constant_id = 1) const uint TILE_M = 16;
@@ -91,9 +120,9 @@ void main()
     if (t0 >= step.n_tokens)
         return;     // uniform across the workgroup
 
-    coopmat<float, gl_ScopeSubgroup, TILE_M, TILE_N, gl_MatrixUseAccumulator> sums[TILES];
+    SUM_TILE sums[TILES];
     for (uint i = 0; i < TILES; i++)
-        sums[i] = coopmat<float, gl_ScopeSubgroup, TILE_M, TILE_N, gl_MatrixUseAccumulator>(0.0);
+        sums[i] = SUM_TILE(0.0);
 
     for (uint k0 = 0; k0 < p.K; k0 += BK) {
         stage_weights(n0, k0);
@@ -109,13 +138,11 @@ void main()
             uint rows = (i % RM) * TILE_M;
             uint tokens = (i / RM) * TILE_N;
             for (uint kk = 0; kk < BK; kk += TILE_K) {
-                coopmat<float16_t, gl_ScopeSubgroup, TILE_M, TILE_K, gl_MatrixUseA> ws;
-                coopmat<float16_t, gl_ScopeSubgroup, TILE_K, TILE_N, gl_MatrixUseB> xs;
-                coopMatLoad(ws, w_stage, rows * STRIDE + kk, STRIDE,
-                            gl_CooperativeMatrixLayoutRowMajor);
-                coopMatLoad(xs, x_stage, tokens * STRIDE + kk, STRIDE,
-                            gl_CooperativeMatrixLayoutColumnMajor);
-                sums[i] = coopMatMulAdd(ws, xs, sums[i]);
+                W_TILE ws;
+                X_TILE xs;
+                load_row_major(ws, w_stage, rows * STRIDE + kk, STRIDE);
+                load_column_major(xs, x_stage, tokens * STRIDE + kk, STRIDE);
+                sums[i] = multiply_add(ws, xs, sums[i]);
             }
         }
         barrier();
@@ -127,8 +154,7 @@ void main()
             continue;
         uint rows = (i % RM) * TILE_M;
         uint tokens = (i / RM) * TILE_N;
-        coopMatStore(sums[i], y_stage, tokens * BM + rows, BM,
-                     gl_CooperativeMatrixLayoutColumnMajor);
+        store_column_major(sums[i], y_stage, tokens * BM + rows, BM);
     }
     barrier();
 

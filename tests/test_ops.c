@@ -183,7 +183,7 @@ static void check_matmul_mode(vkl_dtype type, int batch, int T, int N, int K, bo
     vkl_buffer_view xv = op_floats(&run, x, (size_t)batch * K);
     vkl_buffer_view yv = op_floats(&run, y0, out_count);
     vkl_op_matmul(&run.ops, &wt, &xv, &yv, add ? VKL_PRODUCT_ADD : 0);
-    bool f16_inputs = run.ops.coopmat_tile[0] != 0 && wt.layout == VKL_LAYOUT_BLOCKS &&
+    bool f16_inputs = run.ops.coopmat != VKLLM_COOPMAT_NONE && wt.layout == VKL_LAYOUT_BLOCKS &&
                       type != VKL_DTYPE_F32 && type != VKL_DTYPE_BF16;
     if (op_run_execute(&run)) {
         op_read(&run, &yv, got, out_count);
@@ -311,22 +311,20 @@ static void test_codec_round_trip(void)
  * largest that fits the shared memory. */
 static void test_coopmat_pick(void)
 {
-    const VkComponentTypeKHR F16 = VK_COMPONENT_TYPE_FLOAT16_KHR;
-    const VkComponentTypeKHR F32 = VK_COMPONENT_TYPE_FLOAT32_KHR;
-    const VkScopeKHR subgroup = VK_SCOPE_SUBGROUP_KHR;
-    VkCooperativeMatrixPropertiesKHR shapes[] = {
-        {.MSize = 16, .NSize = 8, .KSize = 16, F16, F16, F16, F16, .scope = subgroup},
-        {.MSize = 16, .NSize = 8, .KSize = 8, F16, F16, F32, F32, .scope = subgroup},
-        {.MSize = 16, .NSize = 16, .KSize = 16, F16, F16, F32, F32, .scope = subgroup},
-        {.MSize = 32, .NSize = 32, .KSize = 16, F16, F16, F32, F32, .scope = subgroup},
-        {.MSize = 16, .NSize = 16, .KSize = 12, F16, F16, F32, F32, .scope = subgroup},
-        {.MSize = 64, .NSize = 64, .KSize = 16, F16, F16, F32, F32, .scope = (VkScopeKHR)2},
+    vkl_coopmat_shape shapes[] = {
+        {16, 8, 16, true, false, true},     /* F16 sums */
+        {16, 8, 8, true, true, true},
+        {16, 16, 16, true, true, true},
+        {32, 32, 16, true, true, true},
+        {16, 16, 12, true, true, true},     /* K not a multiple of 8 */
+        {64, 64, 16, true, true, false},    /* workgroup scope */
+        {64, 64, 32, false, true, true},    /* 8-bit integer inputs */
     };
     uint32_t tile[3];
-    /* 32 x 32 x 16 needs 48 KiB; 16 x 16 x 16 needs 15.5 KiB. */
-    CHECK(vkl_coopmat_pick(shapes, 6, 32768, tile));
+    /* 32 x 32 x 16 needs 47 KiB; 16 x 16 x 16 needs 15.5 KiB. */
+    CHECK(vkl_coopmat_pick(shapes, 7, 32768, tile));
     CHECK(tile[0] == 16 && tile[1] == 16 && tile[2] == 16);
-    CHECK(vkl_coopmat_pick(shapes, 6, 65536, tile));
+    CHECK(vkl_coopmat_pick(shapes, 7, 65536, tile));
     CHECK(tile[0] == 32 && tile[1] == 32 && tile[2] == 16);
     CHECK(vkl_coopmat_pick(shapes, 2, 32768, tile));
     CHECK(tile[0] == 16 && tile[1] == 8 && tile[2] == 8);

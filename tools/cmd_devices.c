@@ -32,8 +32,9 @@ static void print_device_text(uint32_t index, const vkllm_device_info *d, bool i
            (unsigned long long)d->max_storage_buffer_range,
            (unsigned long long)d->max_allocation_size, d->shader_float16 ? "yes" : "no");
     printf("   subgroup arithmetic %s, ", d->subgroup_arithmetic ? "yes" : "no");
-    if (d->coopmat_tile[0] != 0)
-        printf("cooperative matrix %u x %u x %u (F16, F32 sums)\n", d->coopmat_tile[0],
+    if (d->coopmat != VKLLM_COOPMAT_NONE)
+        printf("cooperative matrix %s %u x %u x %u (F16, F32 sums)\n",
+               d->coopmat == VKLLM_COOPMAT_KHR ? "KHR" : "NV", d->coopmat_tile[0],
                d->coopmat_tile[1], d->coopmat_tile[2]);
     else
         printf("cooperative matrix none\n");
@@ -60,6 +61,8 @@ static cJSON *device_json(uint32_t index, const vkllm_device_info *d, bool is_de
     cJSON_AddBoolToObject(o, "shader_float16", d->shader_float16);
     cJSON_AddBoolToObject(o, "storage_16bit", d->storage_16bit);
     cJSON_AddBoolToObject(o, "subgroup_arithmetic", d->subgroup_arithmetic);
+    const char *coopmat_names[] = {"none", "KHR", "NV"};
+    cJSON_AddStringToObject(o, "coopmat", coopmat_names[d->coopmat]);
     cJSON *tile = cJSON_AddArrayToObject(o, "coopmat_tile");
     for (int i = 0; i < 3; i++)
         cJSON_AddItemToArray(tile, cJSON_CreateNumber(d->coopmat_tile[i]));

@@ -1,4 +1,5 @@
-/* Choosing the cooperative-matrix tile of a device (gpu/coopmat.h). */
+/* Choosing the cooperative-matrix extension and tile of a device
+ * (gpu/coopmat.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,40 +12,43 @@ uint32_t vkl_coopmat_shared_bytes(const uint32_t tile[3])
     return (rows + tokens) * stride * 2 + rows * tokens * 4;
 }
 
-static bool usable(const VkCooperativeMatrixPropertiesKHR *p, uint32_t max_shared)
+static bool usable(const vkl_coopmat_shape *s, uint32_t max_shared)
 {
-    bool f16_in_f32_out = p->AType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
-                          p->BType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
-                          p->CType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
-                          p->ResultType == VK_COMPONENT_TYPE_FLOAT32_KHR;
     /* The shader's staging strides and offsets stay multiples of 16 bytes,
-     * as loads and stores of cooperative matrices require, for these. */
-    bool shape_fits = p->MSize > 0 && p->MSize % 4 == 0 && p->NSize > 0 && p->NSize % 4 == 0 &&
-                      p->KSize > 0 && p->KSize % 8 == 0 && p->MSize <= 256 &&
-                      p->NSize <= 256 && p->KSize <= 256;
-    if (!f16_in_f32_out || !shape_fits || p->scope != VK_SCOPE_SUBGROUP_KHR ||
-        p->saturatingAccumulation)
+     * as cooperative-matrix loads and stores require, for these shapes. */
+    bool shape_fits = s->m > 0 && s->m % 4 == 0 && s->n > 0 && s->n % 4 == 0 && s->k > 0 &&
+                      s->k % 8 == 0 && s->m <= 256 && s->n <= 256 && s->k <= 256;
+    if (!s->f16_inputs || !s->f32_sums || !s->subgroup_scope || !shape_fits)
         return false;
-    uint32_t tile[3] = {p->MSize, p->NSize, p->KSize};
+    uint32_t tile[3] = {s->m, s->n, s->k};
     return vkl_coopmat_shared_bytes(tile) <= max_shared;
 }
 
-bool vkl_coopmat_pick(const VkCooperativeMatrixPropertiesKHR *list, uint32_t count,
-                      uint32_t max_shared, uint32_t tile[3])
+bool vkl_coopmat_pick(const vkl_coopmat_shape *shapes, uint32_t count, uint32_t max_shared,
+                      uint32_t tile[3])
 {
     uint64_t best_volume = 0;
     memset(tile, 0, 3 * sizeof *tile);
     for (uint32_t i = 0; i < count; i++) {
-        const VkCooperativeMatrixPropertiesKHR *p = &list[i];
-        uint64_t volume = (uint64_t)p->MSize * p->NSize * p->KSize;
-        if (!usable(p, max_shared) || volume <= best_volume)
+        const vkl_coopmat_shape *s = &shapes[i];
+        uint64_t volume = (uint64_t)s->m * s->n * s->k;
+        if (!usable(s, max_shared) || volume <= best_volume)
             continue;
         best_volume = volume;
-        tile[0] = p->MSize;
-        tile[1] = p->NSize;
-        tile[2] = p->KSize;
+        tile[0] = s->m;
+        tile[1] = s->n;
+        tile[2] = s->k;
     }
     return best_volume > 0;
+}
+
+const char *vkl_coopmat_extension(vkllm_coopmat_kind kind)
+{
+    switch (kind) {
+    case VKLLM_COOPMAT_KHR: return VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    case VKLLM_COOPMAT_NV: return VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    default: return NULL;
+    }
 }
 
 static bool has_extension(VkPhysicalDevice physical, const char *name)
@@ -65,50 +69,127 @@ static bool has_extension(VkPhysicalDevice physical, const char *name)
     return found;
 }
 
-/* The device's list of cooperative-matrix shapes, or NULL (count 0). */
-static VkCooperativeMatrixPropertiesKHR *list_shapes(VkInstance instance,
-                                                     VkPhysicalDevice physical, uint32_t *count)
+/* F16 arithmetic, the Vulkan memory model and the extension's own feature. */
+static bool features_allow(VkPhysicalDevice physical, vkllm_coopmat_kind kind)
 {
-    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR get_shapes =
+    VkPhysicalDeviceCooperativeMatrixFeaturesKHR khr = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV nv = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDeviceVulkanMemoryModelFeatures memory_model = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
+        .pNext = kind == VKLLM_COOPMAT_KHR ? (void *)&khr : (void *)&nv};
+    VkPhysicalDeviceShaderFloat16Int8Features float16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
+        .pNext = &memory_model};
+    VkPhysicalDeviceFeatures2 features = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &float16};
+    vkGetPhysicalDeviceFeatures2(physical, &features);
+
+    bool coopmat = kind == VKLLM_COOPMAT_KHR ? khr.cooperativeMatrix : nv.cooperativeMatrix;
+    return coopmat && float16.shaderFloat16 && memory_model.vulkanMemoryModel;
+}
+
+/* The KHR list as shapes; NULL (count 0) when there is none. */
+static vkl_coopmat_shape *list_khr(VkInstance instance, VkPhysicalDevice physical,
+                                   uint32_t *count)
+{
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR get_list =
         (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)vkGetInstanceProcAddr(
             instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
     *count = 0;
-    if (get_shapes == NULL || get_shapes(physical, count, NULL) != VK_SUCCESS || *count == 0)
+    if (get_list == NULL || get_list(physical, count, NULL) != VK_SUCCESS || *count == 0)
         return NULL;
 
-    VkCooperativeMatrixPropertiesKHR *shapes = calloc(*count, sizeof *shapes);
-    if (shapes == NULL) {
-        *count = 0;
-        return NULL;
-    }
-    for (uint32_t i = 0; i < *count; i++)
-        shapes[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
-    VkResult result = get_shapes(physical, count, shapes);
-    if (result != VK_SUCCESS && result != VK_INCOMPLETE) {
+    VkCooperativeMatrixPropertiesKHR *list = calloc(*count, sizeof *list);
+    vkl_coopmat_shape *shapes = calloc(*count, sizeof *shapes);
+    for (uint32_t i = 0; list != NULL && i < *count; i++)
+        list[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
+    VkResult result = list == NULL ? VK_ERROR_OUT_OF_HOST_MEMORY : get_list(physical, count, list);
+    if (shapes == NULL || (result != VK_SUCCESS && result != VK_INCOMPLETE)) {
+        free(list);
         free(shapes);
         *count = 0;
         return NULL;
     }
+    for (uint32_t i = 0; i < *count; i++) {
+        const VkCooperativeMatrixPropertiesKHR *p = &list[i];
+        shapes[i] = (vkl_coopmat_shape){
+            .m = p->MSize, .n = p->NSize, .k = p->KSize,
+            .f16_inputs = p->AType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
+                          p->BType == VK_COMPONENT_TYPE_FLOAT16_KHR,
+            .f32_sums = p->CType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
+                        p->ResultType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
+                        !p->saturatingAccumulation,
+            .subgroup_scope = p->scope == VK_SCOPE_SUBGROUP_KHR,
+        };
+    }
+    free(list);
     return shapes;
+}
+
+/* The NV list as shapes; NULL (count 0) when there is none. */
+static vkl_coopmat_shape *list_nv(VkInstance instance, VkPhysicalDevice physical,
+                                  uint32_t *count)
+{
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get_list =
+        (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)vkGetInstanceProcAddr(
+            instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+    *count = 0;
+    if (get_list == NULL || get_list(physical, count, NULL) != VK_SUCCESS || *count == 0)
+        return NULL;
+
+    VkCooperativeMatrixPropertiesNV *list = calloc(*count, sizeof *list);
+    vkl_coopmat_shape *shapes = calloc(*count, sizeof *shapes);
+    for (uint32_t i = 0; list != NULL && i < *count; i++)
+        list[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+    VkResult result = list == NULL ? VK_ERROR_OUT_OF_HOST_MEMORY : get_list(physical, count, list);
+    if (shapes == NULL || (result != VK_SUCCESS && result != VK_INCOMPLETE)) {
+        free(list);
+        free(shapes);
+        *count = 0;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < *count; i++) {
+        const VkCooperativeMatrixPropertiesNV *p = &list[i];
+        shapes[i] = (vkl_coopmat_shape){
+            .m = p->MSize, .n = p->NSize, .k = p->KSize,
+            .f16_inputs = p->AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                          p->BType == VK_COMPONENT_TYPE_FLOAT16_NV,
+            .f32_sums = p->CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+                        p->DType == VK_COMPONENT_TYPE_FLOAT32_NV,
+            .subgroup_scope = p->scope == VK_SCOPE_SUBGROUP_NV,
+        };
+    }
+    free(list);
+    return shapes;
+}
+
+/* Whether the device offers `kind` with a usable tile, which is put in info. */
+static bool try_kind(VkInstance instance, VkPhysicalDevice physical, vkllm_coopmat_kind kind,
+                     vkllm_device_info *info)
+{
+    if (!has_extension(physical, vkl_coopmat_extension(kind)) || !features_allow(physical, kind))
+        return false;
+
+    uint32_t count;
+    vkl_coopmat_shape *shapes = kind == VKLLM_COOPMAT_KHR ? list_khr(instance, physical, &count)
+                                                          : list_nv(instance, physical, &count);
+    bool found = vkl_coopmat_pick(shapes, count, info->max_shared_memory, info->coopmat_tile);
+    free(shapes);
+    if (found)
+        info->coopmat = kind;
+    return found;
 }
 
 void vkl_coopmat_query(VkInstance instance, VkPhysicalDevice physical, vkllm_device_info *info)
 {
+    info->coopmat = VKLLM_COOPMAT_NONE;
     memset(info->coopmat_tile, 0, sizeof info->coopmat_tile);
-    if (!VKLLM_HAVE_COOPMAT || info->api_version < VK_API_VERSION_1_3 || !info->shader_float16 ||
-        !has_extension(physical, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME))
+    if (info->api_version < VK_API_VERSION_1_2)
         return;
-
-    VkPhysicalDeviceCooperativeMatrixFeaturesKHR coopmat = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
-    VkPhysicalDeviceFeatures2 features = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &coopmat};
-    vkGetPhysicalDeviceFeatures2(physical, &features);
-    if (!coopmat.cooperativeMatrix)
+    if (VKLLM_HAVE_COOPMAT && info->api_version >= VK_API_VERSION_1_3 &&
+        try_kind(instance, physical, VKLLM_COOPMAT_KHR, info))
         return;
-
-    uint32_t count;
-    VkCooperativeMatrixPropertiesKHR *shapes = list_shapes(instance, physical, &count);
-    vkl_coopmat_pick(shapes, count, info->max_shared_memory, info->coopmat_tile);
-    free(shapes);
+    try_kind(instance, physical, VKLLM_COOPMAT_NV, info);
 }

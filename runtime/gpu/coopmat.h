@@ -1,9 +1,11 @@
-/* VK_KHR_cooperative_matrix: which matrix tile, if any, the F16 matrix
- * multiply (matmul_coopmat.comp) uses on a device.
+/* Cooperative matrices: which extension and matrix tile, if any, the F16
+ * matrix multiply (matmul_coopmat.comp) uses on a device. The KHR extension
+ * is preferred; NVIDIA's older VK_NV_cooperative_matrix, which Debian 12's
+ * shader compiler can build for, is the fallback.
  *
- * Debian 12's Vulkan headers (1.3.239) predate the extension; where the
- * headers lack it, the few declarations used here are given below, with the
- * values of the Vulkan registry. */
+ * Debian 12's Vulkan headers (1.3.239) predate VK_KHR_cooperative_matrix;
+ * where the headers lack it, the few declarations used here are given
+ * below, with the values of the Vulkan registry. */
 #ifndef VKL_GPU_COOPMAT_H
 #define VKL_GPU_COOPMAT_H
 
@@ -57,22 +59,33 @@ typedef VkResult(VKAPI_PTR *PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKH
     VkCooperativeMatrixPropertiesKHR *pProperties);
 #endif
 
+/* One matrix shape a device lists, in either extension's terms. */
+typedef struct vkl_coopmat_shape {
+    uint32_t m, n, k;
+    bool f16_inputs;            /* A and B are 16-bit floats */
+    bool f32_sums;              /* C and the result are 32-bit floats, not saturating */
+    bool subgroup_scope;
+} vkl_coopmat_shape;
+
 /* Bytes of shared memory matmul_coopmat.comp needs for an M x N x K tile:
  * F16 staging of 4 M weight rows and 2 N tokens by 2 K (+8) columns, and the
  * 4 M x 2 N block of F32 results. */
 uint32_t vkl_coopmat_shared_bytes(const uint32_t tile[3]);
 
-/* Picks from the device's list the tile of an F16 x F16 + F32 -> F32
- * product at subgroup scope that matmul_coopmat.comp can use (M and N
- * multiples of 4, K of 8, within max_shared bytes of shared memory), the
- * largest M N K of those; false, with tile zeroed, if none qualifies. */
-bool vkl_coopmat_pick(const VkCooperativeMatrixPropertiesKHR *list, uint32_t count,
-                      uint32_t max_shared, uint32_t tile[3]);
+/* Picks the shape matmul_coopmat.comp can use (F16 inputs, F32 sums,
+ * subgroup scope; M and N multiples of 4, K of 8; within max_shared bytes of
+ * shared memory), the largest M N K of those; false, with tile zeroed, if
+ * none qualifies. */
+bool vkl_coopmat_pick(const vkl_coopmat_shape *shapes, uint32_t count, uint32_t max_shared,
+                      uint32_t tile[3]);
 
-/* Fills info->coopmat_tile from the device, or leaves it zero: when the
- * library was built without the cooperative-matrix shaders, when the device
- * lacks Vulkan 1.3, F16 arithmetic or the extension, or lists no usable
- * tile. */
+/* Fills info->coopmat and info->coopmat_tile from the device, or leaves
+ * them none. Both extensions need F16 arithmetic and the Vulkan memory model
+ * (the compiled kernels declare it); KHR needs Vulkan 1.3 and a build whose
+ * shader compiler could make its kernels, NV Vulkan 1.2. */
 void vkl_coopmat_query(VkInstance instance, VkPhysicalDevice physical, vkllm_device_info *info);
+
+/* The device extension to enable for info->coopmat, or NULL for none. */
+const char *vkl_coopmat_extension(vkllm_coopmat_kind kind);
 
 #endif

@@ -78,18 +78,27 @@ static vkllm_status create_logical_device(vkl_gpu_device *dev, vkl_error *err)
         .pQueueCreateInfos = &queue,
     };
 
-    /* The cooperative-matrix kernel multiplies F16 values (vkl_coopmat_query
-     * found the extension, the feature and F16 arithmetic). */
-    const char *coopmat_extension = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    /* The cooperative-matrix kernel multiplies F16 values under the Vulkan
+     * memory model; vkl_coopmat_query found the extension and the features. */
+    const char *coopmat_extension = vkl_coopmat_extension(dev->info->coopmat);
     VkPhysicalDeviceShaderFloat16Int8Features float16 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
         .shaderFloat16 = VK_TRUE};
-    VkPhysicalDeviceCooperativeMatrixFeaturesKHR coopmat = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+    VkPhysicalDeviceVulkanMemoryModelFeatures memory_model = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
         .pNext = &float16,
+        .vulkanMemoryModel = VK_TRUE};
+    VkPhysicalDeviceCooperativeMatrixFeaturesKHR coopmat_khr = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+        .pNext = &memory_model,
         .cooperativeMatrix = VK_TRUE};
-    if (dev->info->coopmat_tile[0] != 0) {
-        info.pNext = &coopmat;
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat_nv = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+        .pNext = &memory_model,
+        .cooperativeMatrix = VK_TRUE};
+    if (coopmat_extension != NULL) {
+        info.pNext = dev->info->coopmat == VKLLM_COOPMAT_KHR ? (void *)&coopmat_khr
+                                                             : (void *)&coopmat_nv;
         info.enabledExtensionCount = 1;
         info.ppEnabledExtensionNames = &coopmat_extension;
     }

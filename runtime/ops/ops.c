@@ -84,6 +84,7 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
 
     /* Four subgroups share a block of the cooperative-matrix product; the
      * shader divides the tiles among however many subgroups there are. */
+    ops->coopmat = info->coopmat;
     memcpy(ops->coopmat_tile, info->coopmat_tile, sizeof ops->coopmat_tile);
     ops->coopmat_wg = info->subgroup_size * 4;
     while (ops->coopmat_wg > info->subgroup_size &&
@@ -91,7 +92,7 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
             ops->coopmat_wg > info->max_workgroup_size[0]))
         ops->coopmat_wg /= 2;
     if (ops->coopmat_wg == 0)
-        memset(ops->coopmat_tile, 0, sizeof ops->coopmat_tile);
+        ops->coopmat = VKLLM_COOPMAT_NONE;
 }
 
 vkl_weight_layout vkl_ops_matrix_layout(const vkllm_device_info *info)
@@ -135,7 +136,8 @@ typedef struct weight_kernels {
     vkl_shader_id matvec_subgroup;
     vkl_shader_id matvec_rows;
     vkl_shader_id matmul;
-    vkl_shader_id matmul_coopmat;   /* VKL_SHADER_COUNT: none for this type */
+    vkl_shader_id matmul_coopmat;   /* VK_KHR_cooperative_matrix; VKL_SHADER_COUNT: none */
+    vkl_shader_id matmul_coopmat_nv;    /* VK_NV_cooperative_matrix; likewise */
     vkl_shader_id matmul_rows;
     vkl_shader_id matmul_lanes;
     vkl_shader_id embed;
@@ -144,26 +146,27 @@ typedef struct weight_kernels {
 
 /* cmake/shaders.cmake names each variant <kernel>_<type>. The cooperative-
  * matrix kernel stages weights as F16, so it serves only the types whose
- * dequantized values F16 holds without overflow (not F32 or BF16), and only
- * in builds whose shader compiler could make it. */
-#define WEIGHT_KERNELS(T, COOPMAT)                                                           \
+ * dequantized values F16 holds without overflow (not F32 or BF16); its KHR
+ * form exists only in builds whose shader compiler could make it. */
+#define WEIGHT_KERNELS(T, KHR, NV)                                                           \
     {VKL_DTYPE_##T, VKL_SHADER_MATVEC_##T, VKL_SHADER_MATVEC_SUBGROUP_##T,                   \
-     VKL_SHADER_MATVEC_ROWS_##T, VKL_SHADER_MATMUL_##T, COOPMAT, VKL_SHADER_MATMUL_ROWS_##T, \
+     VKL_SHADER_MATVEC_ROWS_##T, VKL_SHADER_MATMUL_##T, KHR, NV, VKL_SHADER_MATMUL_ROWS_##T, \
      VKL_SHADER_MATMUL_LANES_##T, VKL_SHADER_EMBED_##T, VKL_SHADER_ADD_POSITIONS_##T}
+#define NO_KERNEL VKL_SHADER_COUNT
 #if VKLLM_HAVE_COOPMAT
-#define COOPMAT_KERNEL(T) VKL_SHADER_MATMUL_COOPMAT_##T
+#define COOPMAT_KHR(T) VKL_SHADER_MATMUL_COOPMAT_##T
 #else
-#define COOPMAT_KERNEL(T) VKL_SHADER_COUNT
+#define COOPMAT_KHR(T) NO_KERNEL
 #endif
 
 static const weight_kernels weight_kernel_table[] = {
-    WEIGHT_KERNELS(F32, VKL_SHADER_COUNT),
-    WEIGHT_KERNELS(F16, COOPMAT_KERNEL(F16)),
-    WEIGHT_KERNELS(BF16, VKL_SHADER_COUNT),
-    WEIGHT_KERNELS(Q8_0, COOPMAT_KERNEL(Q8_0)),
-    WEIGHT_KERNELS(Q4_0, COOPMAT_KERNEL(Q4_0)),
-    WEIGHT_KERNELS(Q4_K, COOPMAT_KERNEL(Q4_K)),
-    WEIGHT_KERNELS(Q6_K, COOPMAT_KERNEL(Q6_K)),
+    WEIGHT_KERNELS(F32, NO_KERNEL, NO_KERNEL),
+    WEIGHT_KERNELS(F16, COOPMAT_KHR(F16), VKL_SHADER_MATMUL_COOPMAT_NV_F16),
+    WEIGHT_KERNELS(BF16, NO_KERNEL, NO_KERNEL),
+    WEIGHT_KERNELS(Q8_0, COOPMAT_KHR(Q8_0), VKL_SHADER_MATMUL_COOPMAT_NV_Q8_0),
+    WEIGHT_KERNELS(Q4_0, COOPMAT_KHR(Q4_0), VKL_SHADER_MATMUL_COOPMAT_NV_Q4_0),
+    WEIGHT_KERNELS(Q4_K, COOPMAT_KHR(Q4_K), VKL_SHADER_MATMUL_COOPMAT_NV_Q4_K),
+    WEIGHT_KERNELS(Q6_K, COOPMAT_KHR(Q6_K), VKL_SHADER_MATMUL_COOPMAT_NV_Q6_K),
 };
 
 /* The kernels for a tensor's type, or NULL after failing the recording:
@@ -326,11 +329,22 @@ static void shape_matmul(const vkl_ops *ops, const weight_kernels *kernels, uint
     d->groups[2] = 1;
 }
 
+/* The cooperative-matrix kernel for the device's extension and the weight
+ * type, or VKL_SHADER_COUNT for none. */
+static vkl_shader_id coopmat_kernel(const vkl_ops *ops, const weight_kernels *kernels)
+{
+    switch (ops->coopmat) {
+    case VKLLM_COOPMAT_KHR: return kernels->matmul_coopmat;
+    case VKLLM_COOPMAT_NV: return kernels->matmul_coopmat_nv;
+    default: return VKL_SHADER_COUNT;
+    }
+}
+
 /* matmul_coopmat.comp: blocks of 4 M weight rows by 2 N tokens. */
-static void shape_coopmat(const vkl_ops *ops, const weight_kernels *kernels, uint32_t rows,
+static void shape_coopmat(const vkl_ops *ops, vkl_shader_id shader, uint32_t rows,
                           vkl_dispatch *d)
 {
-    d->shader = kernels->matmul_coopmat;
+    d->shader = shader;
     d->spec[0] = ops->coopmat_wg;
     memcpy(&d->spec[1], ops->coopmat_tile, sizeof ops->coopmat_tile);
     d->spec_count = 4;
@@ -365,8 +379,9 @@ void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
             .push = &push,
             .push_size = sizeof push,
         };
-        if (ops->coopmat_tile[0] != 0 && kernels->matmul_coopmat != VKL_SHADER_COUNT)
-            shape_coopmat(ops, kernels, piece->rows, &d);
+        vkl_shader_id coopmat = coopmat_kernel(ops, kernels);
+        if (coopmat != VKL_SHADER_COUNT)
+            shape_coopmat(ops, coopmat, piece->rows, &d);
         else
             shape_matmul(ops, kernels, piece->rows, &d);
         vkl_record_dispatch(ops->rec, &d);

@@ -67,7 +67,8 @@ typedef struct vkl_ops {
     bool subgroup_reduce;           /* matvec reduces through subgroups */
     uint32_t matmul_wg[2];          /* matmul: invocations along rows and tokens, */
     uint32_t matmul_bk;             /* and columns of K staged at a time */
-    uint32_t coopmat_tile[3];       /* matmul_coopmat's M, N, K; zeros: not used */
+    vkllm_coopmat_kind coopmat;     /* matmul_coopmat's extension, */
+    uint32_t coopmat_tile[3];       /* its M, N, K */
     uint32_t coopmat_wg;            /* its invocations a workgroup */
     uint32_t lanes_wg;              /* matmul_lanes: invocations a workgroup, */
     uint32_t lanes_rows[2];         /* weight rows an invocation takes, and */
