@@ -10,6 +10,8 @@
 # BUILD_DIR holds a built vkllm (vkllm and vkllm-gguf); DEVICE is an index or
 # part of a name, the default device otherwise. SHAPES, TYPES, PROMPT, GENERATE
 # and REPEATS override what is measured (for a quick run on a CPU device).
+# With PEAK_F16_TFLOPS (the device's dense F16 peak, from its data sheet) the
+# summary also gives the F16 matrix multiply's rate as a share of it.
 set -eu
 shapes=${SHAPES:-"llama-110m tinyllama-1.1b"}
 types=${TYPES:-"f16 q8_0 q4_0"}
@@ -46,6 +48,16 @@ done
 # tokens/s x weight bytes / copy rate, per model, from the bench JSON.
 {
     echo "copy rate: $copy_gbs GB/s (bytes read and written)"
+    if [ -n "${PEAK_F16_TFLOPS:-}" ]; then
+        # The largest F16 matmul case of bench-ops, against the peak.
+        awk -v peak="$PEAK_F16_TFLOPS" '
+            /"op":/ { op = $2 } /"type":/ { type = $2 } /"tokens":/ { tokens = $2 + 0 }
+            /"gflops":/ { gsub(/[^0-9.e+]/, "", $2);
+                if (op ~ /matmul/ && type ~ /F16/ && tokens >= best_tokens) {
+                    best_tokens = tokens; rate = $2 } }
+            END { printf "F16 matmul (%d tokens): %.0f GFLOP/s, %.1f%% of %s TFLOP/s\n",
+                         best_tokens, rate, rate / (peak * 10), peak }' "$out/bench_ops.json"
+    fi
     for f in "$out"/bench-*.json; do
         awk -v copy="$copy_gbs" -v name="$(basename "$f" .json)" '
             /"model_bytes"/ { gsub(/[^0-9.e+]/, "", $2); bytes = $2 }
