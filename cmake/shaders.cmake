@@ -21,24 +21,28 @@ set(VKLLM_WEIGHT_KERNELS
 )
 set(VKLLM_WEIGHT_TYPES f32 f16 bf16 q8_0 q4_0 q4_k q6_k)
 
-# GL_KHR_cooperative_matrix needs a newer glslang than Debian 12's: compile a
-# probe once at configure time, and build the cooperative-matrix kernels only
-# where it passes (VKLLM_HAVE_COOPMAT tells the runtime).
-if(NOT DEFINED VKLLM_GLSLANG_COOPMAT)
+# GL_KHR_cooperative_matrix needs a newer glslang than Debian 12's. At
+# configure time (again when the compiler changes), compile the KHR kernel
+# itself, as the build would; only where that passes are the KHR variants
+# built (VKLLM_HAVE_COOPMAT tells the runtime), the NV ones serving otherwise.
+if(NOT VKLLM_COOPMAT_PROBED_WITH STREQUAL GLSLANG_VALIDATOR)
   set(probe_dir ${CMAKE_BINARY_DIR}/probes)
   file(MAKE_DIRECTORY ${probe_dir})
   execute_process(
-    COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.3
-            -o ${probe_dir}/coopmat.spv ${CMAKE_SOURCE_DIR}/cmake/probe_coopmat.comp
-    RESULT_VARIABLE probe_result OUTPUT_QUIET ERROR_QUIET)
+    COMMAND ${GLSLANG_VALIDATOR} --quiet --target-env vulkan1.3 --spirv-val -DWEIGHT_Q4_K
+            -o ${probe_dir}/matmul_coopmat.spv ${CMAKE_SOURCE_DIR}/shaders/matmul_coopmat.comp
+    RESULT_VARIABLE probe_result OUTPUT_FILE ${probe_dir}/matmul_coopmat.log
+    ERROR_FILE ${probe_dir}/matmul_coopmat.log)
   if(probe_result EQUAL 0)
     set(coopmat_found ON)
   else()
     set(coopmat_found OFF)
   endif()
   set(VKLLM_GLSLANG_COOPMAT ${coopmat_found} CACHE BOOL
-      "glslangValidator compiles GL_KHR_cooperative_matrix (probed at configure time)")
-  message(STATUS "glslangValidator compiles GL_KHR_cooperative_matrix: ${coopmat_found}")
+      "glslangValidator compiles the GL_KHR_cooperative_matrix kernel" FORCE)
+  set(VKLLM_COOPMAT_PROBED_WITH ${GLSLANG_VALIDATOR} CACHE INTERNAL "")
+  message(STATUS "glslangValidator compiles the GL_KHR_cooperative_matrix kernel: "
+                 "${coopmat_found} (see ${probe_dir}/matmul_coopmat.log)")
 endif()
 
 set(VKLLM_SHADER_VARIANTS "")

@@ -69,11 +69,15 @@ static bool has_extension(VkPhysicalDevice physical, const char *name)
     return found;
 }
 
-/* F16 arithmetic, the Vulkan memory model and the extension's own feature. */
+/* F16 arithmetic, the Vulkan memory model, the extension's own feature and,
+ * for KHR, maintenance4 (workgroup sizes given by LocalSizeId). */
 static bool features_allow(VkPhysicalDevice physical, vkllm_coopmat_kind kind)
 {
+    VkPhysicalDeviceMaintenance4Features maintenance4 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_FEATURES};
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR khr = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+        .pNext = &maintenance4};
     VkPhysicalDeviceCooperativeMatrixFeaturesNV nv = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
     VkPhysicalDeviceVulkanMemoryModelFeatures memory_model = {
@@ -86,8 +90,26 @@ static bool features_allow(VkPhysicalDevice physical, vkllm_coopmat_kind kind)
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &float16};
     vkGetPhysicalDeviceFeatures2(physical, &features);
 
-    bool coopmat = kind == VKLLM_COOPMAT_KHR ? khr.cooperativeMatrix : nv.cooperativeMatrix;
+    bool coopmat = kind == VKLLM_COOPMAT_KHR ? khr.cooperativeMatrix && maintenance4.maintenance4
+                                             : nv.cooperativeMatrix;
     return coopmat && float16.shaderFloat16 && memory_model.vulkanMemoryModel;
+}
+
+/* Whether the extension's matrices may be used in compute shaders. */
+static bool compute_stage_allowed(VkPhysicalDevice physical, vkllm_coopmat_kind kind)
+{
+    VkPhysicalDeviceCooperativeMatrixPropertiesKHR khr = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_KHR};
+    VkPhysicalDeviceCooperativeMatrixPropertiesNV nv = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV};
+    VkPhysicalDeviceProperties2 properties = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+        .pNext = kind == VKLLM_COOPMAT_KHR ? (void *)&khr : (void *)&nv};
+    vkGetPhysicalDeviceProperties2(physical, &properties);
+
+    VkShaderStageFlags stages = kind == VKLLM_COOPMAT_KHR ? khr.cooperativeMatrixSupportedStages
+                                                          : nv.cooperativeMatrixSupportedStages;
+    return (stages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
 }
 
 /* The KHR list as shapes; NULL (count 0) when there is none. */
@@ -169,7 +191,8 @@ static vkl_coopmat_shape *list_nv(VkInstance instance, VkPhysicalDevice physical
 static bool try_kind(VkInstance instance, VkPhysicalDevice physical, vkllm_coopmat_kind kind,
                      vkllm_device_info *info)
 {
-    if (!has_extension(physical, vkl_coopmat_extension(kind)) || !features_allow(physical, kind))
+    if (!has_extension(physical, vkl_coopmat_extension(kind)) ||
+        !features_allow(physical, kind) || !compute_stage_allowed(physical, kind))
         return false;
 
     uint32_t count;
@@ -182,13 +205,14 @@ static bool try_kind(VkInstance instance, VkPhysicalDevice physical, vkllm_coopm
     return found;
 }
 
-void vkl_coopmat_query(VkInstance instance, VkPhysicalDevice physical, vkllm_device_info *info)
+void vkl_coopmat_query(VkInstance instance, VkPhysicalDevice physical, uint32_t version,
+                       vkllm_device_info *info)
 {
     info->coopmat = VKLLM_COOPMAT_NONE;
     memset(info->coopmat_tile, 0, sizeof info->coopmat_tile);
-    if (info->api_version < VK_API_VERSION_1_2)
+    if (version < VK_API_VERSION_1_2)
         return;
-    if (VKLLM_HAVE_COOPMAT && info->api_version >= VK_API_VERSION_1_3 &&
+    if (VKLLM_HAVE_COOPMAT && version >= VK_API_VERSION_1_3 &&
         try_kind(instance, physical, VKLLM_COOPMAT_KHR, info))
         return;
     try_kind(instance, physical, VKLLM_COOPMAT_NV, info);

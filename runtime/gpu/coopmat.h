@@ -21,6 +21,8 @@
 #define VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR \
     ((VkStructureType)1000506000)
 #define VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR ((VkStructureType)1000506001)
+#define VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_KHR \
+    ((VkStructureType)1000506002)
 
 typedef enum VkComponentTypeKHR {
     VK_COMPONENT_TYPE_FLOAT16_KHR = 0,
@@ -54,6 +56,12 @@ typedef struct VkPhysicalDeviceCooperativeMatrixFeaturesKHR {
     VkBool32 cooperativeMatrixRobustBufferAccess;
 } VkPhysicalDeviceCooperativeMatrixFeaturesKHR;
 
+typedef struct VkPhysicalDeviceCooperativeMatrixPropertiesKHR {
+    VkStructureType sType;
+    void *pNext;
+    VkShaderStageFlags cooperativeMatrixSupportedStages;
+} VkPhysicalDeviceCooperativeMatrixPropertiesKHR;
+
 typedef VkResult(VKAPI_PTR *PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)(
     VkPhysicalDevice physicalDevice, uint32_t *pPropertyCount,
     VkCooperativeMatrixPropertiesKHR *pProperties);
@@ -79,11 +87,15 @@ uint32_t vkl_coopmat_shared_bytes(const uint32_t tile[3]);
 bool vkl_coopmat_pick(const vkl_coopmat_shape *shapes, uint32_t count, uint32_t max_shared,
                       uint32_t tile[3]);
 
-/* Fills info->coopmat and info->coopmat_tile from the device, or leaves
- * them none. Both extensions need F16 arithmetic and the Vulkan memory model
- * (the compiled kernels declare it); KHR needs Vulkan 1.3 and a build whose
- * shader compiler could make its kernels, NV Vulkan 1.2. */
-void vkl_coopmat_query(VkInstance instance, VkPhysicalDevice physical, vkllm_device_info *info);
+/* Fills info->coopmat and info->coopmat_tile from the device, used at Vulkan
+ * `version`, or leaves them none. Both extensions need cooperative matrices
+ * in compute shaders, F16 arithmetic and the Vulkan memory model (the
+ * compiled kernels declare it). KHR needs Vulkan 1.3 (its kernels are
+ * SPIR-V 1.6 and size their workgroups with LocalSizeId, which needs
+ * maintenance4) and a build whose shader compiler could make its kernels;
+ * NV needs Vulkan 1.2. */
+void vkl_coopmat_query(VkInstance instance, VkPhysicalDevice physical, uint32_t version,
+                       vkllm_device_info *info);
 
 /* The device extension to enable for info->coopmat, or NULL for none. */
 const char *vkl_coopmat_extension(vkllm_coopmat_kind kind);

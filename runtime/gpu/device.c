@@ -78,8 +78,9 @@ static vkllm_status create_logical_device(vkl_gpu_device *dev, vkl_error *err)
         .pQueueCreateInfos = &queue,
     };
 
-    /* The cooperative-matrix kernel multiplies F16 values under the Vulkan
-     * memory model; vkl_coopmat_query found the extension and the features. */
+    /* The cooperative-matrix kernels multiply F16 values under the Vulkan
+     * memory model, and the KHR ones (SPIR-V 1.6) size their workgroups with
+     * LocalSizeId; vkl_coopmat_query found the extension and the features. */
     const char *coopmat_extension = vkl_coopmat_extension(dev->info->coopmat);
     VkPhysicalDeviceShaderFloat16Int8Features float16 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
@@ -88,9 +89,13 @@ static vkllm_status create_logical_device(vkl_gpu_device *dev, vkl_error *err)
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
         .pNext = &float16,
         .vulkanMemoryModel = VK_TRUE};
+    VkPhysicalDeviceMaintenance4Features maintenance4 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_FEATURES,
+        .pNext = &memory_model,
+        .maintenance4 = VK_TRUE};
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR coopmat_khr = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
-        .pNext = &memory_model,
+        .pNext = &maintenance4,
         .cooperativeMatrix = VK_TRUE};
     VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat_nv = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,

@@ -23,6 +23,7 @@ typedef struct vkl_gpu_device vkl_gpu_device;
 
 typedef struct vkl_gpu_instance {
     VkInstance instance;
+    uint32_t api_version;                   /* the instance's; devices use at most this */
     VkDebugUtilsMessengerEXT messenger;     /* VK_NULL_HANDLE without validation */
     /* Extension entry points are per instance: volk's globals hold those of
      * the instance loaded last, which may not have the extension. */

@@ -77,8 +77,20 @@ static VkDebugUtilsMessengerCreateInfoEXT messenger_info(const vkl_logger *logge
     };
 }
 
+/* The highest Vulkan version vkllm uses (1.3: the KHR cooperative-matrix
+ * kernels) that the loader knows; a device is used at the lower of this and
+ * its own version. */
+static uint32_t instance_version(void)
+{
+    uint32_t loader = VK_API_VERSION_1_0;
+    if (vkEnumerateInstanceVersion == NULL || vkEnumerateInstanceVersion(&loader) != VK_SUCCESS)
+        return VK_API_VERSION_1_1;     /* a 1.0 loader: instance creation will say so */
+    return loader < VK_API_VERSION_1_3 ? loader : VK_API_VERSION_1_3;
+}
+
 static vkllm_status create_instance(vkl_gpu_instance *gi, bool validation, vkl_error *err)
 {
+    gi->api_version = instance_version();
     if (validation && !layer_available(VALIDATION_LAYER))
         return vkl_fail(err, VKLLM_ERROR_UNSUPPORTED,
                         "validation was asked for but %s is not installed "
@@ -91,7 +103,7 @@ static vkllm_status create_instance(vkl_gpu_instance *gi, bool validation, vkl_e
         .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
         .pApplicationName = "vkllm",
         .pEngineName = "vkllm",
-        .apiVersion = VK_API_VERSION_1_1,
+        .apiVersion = gi->api_version,
     };
     VkInstanceCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
@@ -168,14 +180,15 @@ static void copy_heaps(vkllm_device_info *info, VkPhysicalDevice physical)
     }
 }
 
-/* Features and properties that need the 1.1/1.2 query chains. */
-static void query_extended(vkllm_device_info *info, VkPhysicalDevice physical)
+/* Features and properties that need the 1.1/1.2 query chains; version is
+ * the one the device is used at. */
+static void query_extended(vkllm_device_info *info, VkPhysicalDevice physical, uint32_t version)
 {
     VkPhysicalDeviceDriverProperties driver = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
     VkPhysicalDeviceMaintenance3Properties maintenance3 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES,
-        .pNext = info->api_version >= VK_API_VERSION_1_2 ? &driver : NULL};
+        .pNext = version >= VK_API_VERSION_1_2 ? &driver : NULL};
     VkPhysicalDeviceSubgroupProperties subgroup = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, .pNext = &maintenance3};
     VkPhysicalDeviceProperties2 properties = {
@@ -187,7 +200,7 @@ static void query_extended(vkllm_device_info *info, VkPhysicalDevice physical)
         (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
         (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) != 0;
     info->max_allocation_size = maintenance3.maxMemoryAllocationSize;
-    if (info->api_version >= VK_API_VERSION_1_2) {
+    if (version >= VK_API_VERSION_1_2) {
         snprintf(info->driver_name, sizeof info->driver_name, "%s", driver.driverName);
         snprintf(info->driver_info, sizeof info->driver_info, "%s", driver.driverInfo);
     }
@@ -196,7 +209,7 @@ static void query_extended(vkllm_device_info *info, VkPhysicalDevice physical)
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
     VkPhysicalDevice16BitStorageFeatures storage16 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
-        .pNext = info->api_version >= VK_API_VERSION_1_2 ? &float16 : NULL};
+        .pNext = version >= VK_API_VERSION_1_2 ? &float16 : NULL};
     VkPhysicalDeviceFeatures2 features = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &storage16};
     vkGetPhysicalDeviceFeatures2(physical, &features);
@@ -204,7 +217,7 @@ static void query_extended(vkllm_device_info *info, VkPhysicalDevice physical)
     info->storage_16bit = storage16.storageBuffer16BitAccess;
 }
 
-static void describe_device(vkllm_device_info *info, VkInstance instance,
+static void describe_device(vkllm_device_info *info, const vkl_gpu_instance *gi,
                             VkPhysicalDevice physical)
 {
     VkPhysicalDeviceProperties properties;
@@ -218,9 +231,11 @@ static void describe_device(vkllm_device_info *info, VkInstance instance,
     info->api_version = properties.apiVersion;
     copy_limits(info, &properties.limits);
     copy_heaps(info, physical);
-    if (properties.apiVersion >= VK_API_VERSION_1_1)
-        query_extended(info, physical);
-    vkl_coopmat_query(instance, physical, info);
+    uint32_t version = properties.apiVersion < gi->api_version ? properties.apiVersion
+                                                               : gi->api_version;
+    if (version >= VK_API_VERSION_1_1)
+        query_extended(info, physical, version);
+    vkl_coopmat_query(gi->instance, physical, version, info);
 }
 
 static vkllm_status enumerate_devices(vkl_gpu_instance *gi, vkl_error *err)
@@ -245,7 +260,7 @@ static vkllm_status enumerate_devices(vkl_gpu_instance *gi, vkl_error *err)
     gi->device_count = count;
 
     for (uint32_t i = 0; i < count; i++)
-        describe_device(&gi->infos[i], gi->instance, gi->physical[i]);
+        describe_device(&gi->infos[i], gi, gi->physical[i]);
     return VKLLM_OK;
 }
 
