@@ -73,3 +73,5 @@ vkllm_cli_test(cli_inspect_truncated ON "cannot inspect: .*tok512.bin" "" ""
 vkllm_cli_test(cli_bench OFF "" "" "" bench -m ${models}/stories260K/stories260K.gguf -p 16 -n 8
                -r 2 -b 8 --json)
 vkllm_cli_test(cli_bench_ops OFF "" "" "" bench-ops --json)
+vkllm_cli_test(cli_bench_nothing ON "nothing to measure" "" ""
+               bench -m ${models}/stories260K/stories260K.gguf -p 0 -n 0)

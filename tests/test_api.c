@@ -63,6 +63,39 @@ static void test_bad_model_files(void)
     free(bytes);
 }
 
+/* A llama2.c checkpoint of zeros: one layer, one head as wide as the
+ * model, a vocabulary of 4 and a context of 2. */
+static void write_one_head_model(const char *path, int32_t dim)
+{
+    int32_t header[7] = {dim, 8, 1, 1, 1, 4, 2};
+    size_t floats = 4 * (size_t)dim                 /* token embedding */
+                    + 2 * (size_t)dim               /* the layer's two norms */
+                    + 4 * (size_t)dim * dim         /* wq, wk, wv, wo */
+                    + 3 * 8 * (size_t)dim           /* w1, w2, w3 */
+                    + (size_t)dim                   /* final norm */
+                    + 2 * (size_t)dim;              /* two rotary tables of 2 x dim / 2 */
+    size_t bytes = sizeof header + floats * sizeof(float);
+    unsigned char *file = calloc(1, bytes);
+    memcpy(file, header, sizeof header);
+    CHECK(write_file(path, file, bytes) == 0);
+    free(file);
+}
+
+static void test_head_too_wide(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/wide_head.bin", temp_dir);
+    write_one_head_model(path, 512);
+    expect_model_failure(path, VKLLM_ERROR_UNSUPPORTED, "heads of 512 values");
+
+    /* The widest head allowed loads. */
+    write_one_head_model(path, 256);
+    vkllm_model *model = NULL;
+    CHECK_MSG(vkllm_model_load(fx.rt, path, NULL, &model) == VKLLM_OK, "%s",
+              vkllm_runtime_error(fx.rt));
+    vkllm_model_destroy(model);
+}
+
 static void test_bad_tokenizer(void)
 {
     vkllm_model *model;
@@ -319,6 +352,7 @@ int main(void)
         return 1;
     RUN(test_status_strings);
     RUN(test_bad_model_files);
+    RUN(test_head_too_wide);
     RUN(test_bad_tokenizer);
     RUN(test_bad_arguments);
     RUN(test_device_choice);

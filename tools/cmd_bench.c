@@ -52,6 +52,8 @@ static bool parse(cli_args *a, bench_options *o)
     }
     if (a->error == NULL && o->model == NULL)
         cli_fail(a, "no model given (-m MODEL)");
+    if (a->error == NULL && o->prompt == 0 && o->generate == 0)
+        cli_fail(a, "nothing to measure: -p and -n are both 0");
     return a->error == NULL;
 }
 

@@ -118,9 +118,9 @@ static vkllm_status create_instance(vkl_gpu_instance *gi, bool validation, vkl_e
     VkResult result = vkCreateInstance(&info, NULL, &gi->instance);
     if (result == VK_ERROR_INCOMPATIBLE_DRIVER)
         return vkl_fail(err, VKLLM_ERROR_NO_DEVICE,
-                        "no Vulkan device found: no installed driver supports Vulkan 1.1 "
-                        "(install one, e.g. Debian's mesa-vulkan-drivers, or check "
-                        "VK_ICD_FILENAMES / VK_DRIVER_FILES)");
+                        "no Vulkan device found: no installed driver could be loaded "
+                        "that supports Vulkan 1.1 (install one, e.g. Debian's "
+                        "mesa-vulkan-drivers, or check VK_ICD_FILENAMES / VK_DRIVER_FILES)");
     if (result != VK_SUCCESS)
         return vkl_fail(err, VKLLM_ERROR_NO_DEVICE,
                         "the Vulkan loader could not start (vkCreateInstance gave VkResult %d): "

@@ -2,10 +2,11 @@
  * names: one file per device and driver, named by the device's pipeline
  * cache UUID. A file is used only if its header says it was written for
  * this device (the header layout is Vulkan's own); it is replaced whole, by
- * renaming, so a crash mid-write never leaves a torn file. */
+ * renaming a temporary file, so a crash mid-write never leaves a torn file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gpu/device_internal.h"
 
@@ -46,20 +47,37 @@ static bool header_matches(const vkl_gpu_device *dev, const uint8_t *data, size_
            memcmp(data + 16, uuid, VK_UUID_SIZE) == 0;
 }
 
+/* The bytes of an open file, read whole, or NULL when it is empty, larger
+ * than any cache we write, or unreadable. */
+static uint8_t *read_whole(FILE *f, size_t *size)
+{
+    if (fseek(f, 0, SEEK_END) != 0)
+        return NULL;
+    long length = ftell(f);
+    if (length <= 0 || (unsigned long)length > MAX_CACHE_BYTES || fseek(f, 0, SEEK_SET) != 0)
+        return NULL;
+    uint8_t *data = malloc((size_t)length);
+    if (data != NULL && fread(data, 1, (size_t)length, f) != (size_t)length) {
+        free(data);
+        return NULL;
+    }
+    *size = (size_t)length;
+    return data;
+}
+
 /* The saved cache, or NULL when there is none fit for this device. */
 static uint8_t *read_saved(const vkl_gpu_device *dev, size_t *size)
 {
     FILE *f = dev->pipeline_cache_path[0] ? fopen(dev->pipeline_cache_path, "rb") : NULL;
     if (f == NULL)
         return NULL;
-    uint8_t *data = malloc(MAX_CACHE_BYTES);
-    *size = data != NULL ? fread(data, 1, MAX_CACHE_BYTES, f) : 0;
+    uint8_t *data = read_whole(f, size);
     fclose(f);
-    if (data != NULL && (*size == MAX_CACHE_BYTES || !header_matches(dev, data, *size))) {
+    if (data == NULL || !header_matches(dev, data, *size)) {
         VKL_INFO(dev->logger, "ignoring the pipeline cache %s: not for this device",
                  dev->pipeline_cache_path);
         free(data);
-        data = NULL;
+        return NULL;
     }
     return data;
 }
@@ -95,16 +113,22 @@ static void save(const vkl_gpu_device *dev)
         return;
     }
 
+    /* A temporary name of this process's own, so that processes saving at
+     * once never write into one file. */
     char temporary[sizeof dev->pipeline_cache_path + 8];
-    snprintf(temporary, sizeof temporary, "%s.new", dev->pipeline_cache_path);
-    FILE *f = fopen(temporary, "wb");
+    snprintf(temporary, sizeof temporary, "%s.XXXXXX", dev->pipeline_cache_path);
+    int fd = mkstemp(temporary);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && f == NULL)
+        close(fd);
     bool written = f != NULL && fwrite(data, 1, size, f) == size;
     if (f != NULL && fclose(f) != 0)
         written = false;
     if (!written || rename(temporary, dev->pipeline_cache_path) != 0) {
         VKL_WARN(dev->logger, "could not save the pipeline cache to %s",
                  dev->pipeline_cache_path);
-        remove(temporary);
+        if (fd >= 0)
+            remove(temporary);
     }
     free(data);
 }

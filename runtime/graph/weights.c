@@ -154,6 +154,10 @@ vkllm_status vkl_model_gpu_upload(vkl_gpu_device *dev, const vkl_model_file *fil
                                   vkl_model_gpu *out, vkl_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (file->config.head_size > VKL_ATTENTION_MAX_HEAD)
+        return vkl_fail(err, VKLLM_ERROR_UNSUPPORTED,
+                        "attention heads of %d values are not supported (at most %d)",
+                        file->config.head_size, VKL_ATTENTION_MAX_HEAD);
     out->config = file->config;
     out->dev = dev;
     vkl_arena_init(&out->arena, dev, false);

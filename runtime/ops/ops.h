@@ -135,6 +135,11 @@ typedef enum vkl_rope_style {
 void vkl_op_rope(vkl_ops *ops, const vkl_buffer_view *table, const vkl_buffer_view *src,
                  const vkl_buffer_view *dst, uint32_t n_heads, uint32_t head_size,
                  vkl_rope_style style, bool at_position);
+/* attention.comp keeps a head's query and weighted sum in registers, fully
+ * unrolled: past this many values a head would take drivers minutes to
+ * compile and spill on GPUs. Real models use 64 to 256. */
+#define VKL_ATTENTION_MAX_HEAD 256
+
 typedef struct vkl_attention_shape {
     uint32_t n_heads;
     uint32_t n_kv_heads;
