@@ -134,8 +134,8 @@ vkllm_status vkllm_runtime_find_device(vkllm_runtime *rt, const char *spec, uint
         if (*index < count)
             return VKLLM_OK;
         return vkl_fail(&rt->error, VKLLM_ERROR_INVALID_ARGUMENT,
-                        "device %u does not exist: there are %u (see 'vkllm devices')",
-                        *index, count);
+                        "device %s does not exist: %u device%s, numbered from 0 (see "
+                        "'vkllm devices')", spec, count, count == 1 ? "" : "s");
     }
     for (uint32_t i = 0; i < count; i++) {
         if (contains_ignoring_case(rt->gpu.infos[i].name, spec)) {
