@@ -21,20 +21,23 @@ static uint32_t floor_pow2(uint32_t v)
  * BK columns of 4 WG_X weight rows and 4 WG_Y tokens as floats. From 16 x 16
  * and BK 16 (8 KiB of shared memory), the sizes halve until the device's
  * limits allow them; every device allows 8 x 8 and BK 4. */
+static uint32_t matmul_shared_bytes(const uint32_t wg[2], uint32_t bk)
+{
+    return bk * (4 * wg[0] + 1 + 4 * wg[1] + 1) * 4;
+}
+
 static bool matmul_shape_fits(const uint32_t wg[2], uint32_t bk, const vkllm_device_info *info)
 {
-    uint32_t shared_bytes = bk * (4 * wg[0] + 1 + 4 * wg[1] + 1) * 4;
     return wg[0] * wg[1] <= info->max_workgroup_invocations &&
            wg[0] <= info->max_workgroup_size[0] && wg[1] <= info->max_workgroup_size[1] &&
-           shared_bytes <= info->max_shared_memory;
+           matmul_shared_bytes(wg, bk) <= info->max_shared_memory;
 }
 
 static void choose_matmul_shape(vkl_ops *ops, const vkllm_device_info *info)
 {
     uint32_t wg[2] = {16, 16}, bk = 16;
     while (!matmul_shape_fits(wg, bk, info) && (wg[0] > 1 || bk > 4)) {
-        uint32_t shared_bytes = bk * (4 * wg[0] + 1 + 4 * wg[1] + 1) * 4;
-        if (shared_bytes > info->max_shared_memory && bk > 4)
+        if (matmul_shared_bytes(wg, bk) > info->max_shared_memory && bk > 4)
             bk /= 2;
         else if (wg[1] >= wg[0] && wg[1] > 1)
             wg[1] /= 2;
