@@ -2,7 +2,9 @@
  * for token, ids and text, and behaves at its edges: seeds, the context's
  * end, prompts that do not fit. Validation is on throughout. */
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpu_ref.h"
 #include "gpu_fixture.h"
@@ -197,6 +199,46 @@ static void test_context_limits(void)
     unload(&l);
 }
 
+/* A model whose weights hold a NaN computes NaN logits: generation stops
+ * with a message instead of emitting garbage. */
+static void test_nan_weights_refused(void)
+{
+    size_t size = 0;
+    unsigned char *bytes = read_file(MODELS "/stories260K/stories260K.bin", &size);
+    CHECK(bytes != NULL && size > 7 * sizeof(int32_t));
+    if (bytes == NULL)
+        return;
+    /* The header is dim, hidden_dim, n_layers, ..., vocab_size; the first
+     * query weight follows the embedding table and the attention norms. */
+    int32_t header[7];
+    memcpy(header, bytes, sizeof header);
+    size_t first_wq = sizeof header + ((size_t)header[5] * header[0] +
+                                        (size_t)header[2] * header[0]) * sizeof(float);
+    float nan = NAN;
+    memcpy(bytes + first_wq, &nan, sizeof nan);
+    char path[] = "/tmp/vkllm_test_nan_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write_file(path, bytes, size) == 0);
+    free(bytes);
+
+    loaded l;
+    if (fd >= 0 && load(path, MODELS "/stories260K/tok512.bin", &l)) {
+        vkllm_session *s;
+        CHECK(vkllm_session_create(l.model, NULL, &s) == VKLLM_OK);
+        vkllm_generate_options go = vkllm_generate_default_options();
+        go.sampler = greedy;
+        go.max_tokens = 8;
+        CHECK(vkllm_generate(s, l.tok, "Once", &go, NULL) == VKLLM_ERROR_BAD_MODEL);
+        CHECK_MSG(strstr(vkllm_session_error(s), "NaN") != NULL, "%s", vkllm_session_error(s));
+        vkllm_session_destroy(s);
+        unload(&l);
+    }
+    if (fd >= 0) {
+        close(fd);
+        remove(path);
+    }
+}
+
 int main(void)
 {
     if (!gpu_fixture_open(&fx))
@@ -205,6 +247,7 @@ int main(void)
     RUN(test_aidreams_matches_oracle);
     RUN(test_sampling_follows_seed);
     RUN(test_context_limits);
+    RUN(test_nan_weights_refused);
     gpu_fixture_close(&fx);
     TEST_MAIN_END();
 }

@@ -1,6 +1,7 @@
 /* The generation loop, with llama2.c's conventions: BOS, then the prompt,
  * then sampled tokens until max_tokens positions (prompt included), BOS or
  * EOS, or the end of the context. Text streams out in whole characters. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -96,6 +97,20 @@ static vkllm_status run_prompt(generation *g, const char *prompt, vkllm_generate
     return status;
 }
 
+/* Logits that are not all finite come from weights holding NaN or infinity
+ * (or overflowing them); sampling from them would emit garbage. */
+static vkllm_status check_logits(generation *g, const float *logits, size_t vocab)
+{
+    for (size_t i = 0; i < vocab; i++) {
+        if (!isfinite(logits[i]))
+            return vkl_fail(&g->s->error, VKLLM_ERROR_BAD_MODEL,
+                            "the model computed a logit of %g at position %d: its weights "
+                            "hold a NaN or an infinity, or overflow a float",
+                            (double)logits[i], (int)g->s->position);
+    }
+    return VKLLM_OK;
+}
+
 static vkllm_status run_sampling(generation *g, vkl_sampler *sampler,
                                  vkllm_generate_stats *stats)
 {
@@ -108,6 +123,9 @@ static vkllm_status run_sampling(generation *g, vkl_sampler *sampler,
     vkllm_status status = VKLLM_OK;
     while (g->emitted < g->limit) {
         memcpy(logits, vkllm_session_logits(g->s, g->s->last_count - 1), vocab * sizeof *logits);
+        status = check_logits(g, logits, vocab);
+        if (status != VKLLM_OK)
+            break;
         int32_t next = vkl_sampler_sample(sampler, logits);
         if (next == vkl_tokenizer_bos(g->tok) || next == vkl_tokenizer_eos(g->tok))
             break;
