@@ -176,6 +176,17 @@ int main(void)
         return 1;
     RUN(test_stories260k);
     RUN(test_aidreams260k);
+
+    /* The whole forward pass again through the kernels a GPU gets (blocks
+     * layout, subgroup-reduced matrix-vector product, tiled matrix multiply),
+     * where this device is a CPU driver that gets others. */
+    if (fx.dev->cpu_kernels) {
+        fx.dev->cpu_kernels = false;
+        fprintf(stderr, "with the GPU kernels:\n");
+        RUN(test_stories260k);
+        RUN(test_aidreams260k);
+        fx.dev->cpu_kernels = true;
+    }
     gpu_fixture_close(&fx);
     TEST_MAIN_END();
 }

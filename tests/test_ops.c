@@ -777,7 +777,7 @@ int main(void)
     RUN(test_coopmat_pick);
     if (!gpu_fixture_open(&fx))
         return 1;
-    fx.matrix_layout = vkl_ops_matrix_layout(fx.dev->info);
+    fx.matrix_layout = vkl_ops_matrix_layout(fx.dev);
     run_all();
 
     /* The products again with matrices as blocks, read by the row kernels a
@@ -788,10 +788,12 @@ int main(void)
         run_all();
     }
 
-    /* Row-reducing kernels again with the wide workgroups a GPU gets, where
-     * this device was given narrower ones. */
-    fx.wide_rows = true;
-    fprintf(stderr, "with wide row workgroups:\n");
+    /* Every kernel again as a GPU gets it (the same pass again on a GPU): wide
+     * row workgroups, one matrix-vector row a workgroup, shared-memory tiles,
+     * caches read as storage buffers. */
+    bool cpu_kernels = fx.dev->cpu_kernels;
+    fx.dev->cpu_kernels = false;
+    fprintf(stderr, "with the GPU kernels:\n");
     run_all();
 
     /* And with the shapes of a device with small limits and no subgroup
@@ -799,6 +801,7 @@ int main(void)
     fx.small_gpu = true;
     fprintf(stderr, "with small GPU shapes:\n");
     run_all();
+    fx.dev->cpu_kernels = cpu_kernels;
     gpu_fixture_close(&fx);
     TEST_MAIN_END();
 }

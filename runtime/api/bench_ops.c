@@ -107,7 +107,7 @@ static vkllm_status prepare_product(bench *b, const op_case *c, case_data *d)
     if (host == NULL)
         return vkl_fail(b->err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory");
     vkl_host_tensor t = {host, c->type, c->rows, c->cols};
-    vkllm_status s = vkl_tensor_upload(&b->device_arena, &t, vkl_ops_matrix_layout(b->dev->info),
+    vkllm_status s = vkl_tensor_upload(&b->device_arena, &t, vkl_ops_matrix_layout(b->dev),
                                        &d->weights, b->err);
     free(host);
     d->a = zeros(b, (uint64_t)c->tokens * c->cols * 4, &s);     /* x */

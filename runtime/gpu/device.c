@@ -196,6 +196,7 @@ vkllm_status vkl_gpu_device_open(vkl_gpu_instance *gi, uint32_t index, vkl_gpu_d
     if (gi->pipeline_cache_dir[0] != '\0')
         vkl_pipeline_cache_path(dev, gi->pipeline_cache_dir);
     dev->nonatomic_size = 1;
+    dev->cpu_kernels = dev->info->type == VKLLM_DEVICE_CPU;
     /* A binding may span neither more than the storage range nor more than
      * one allocation; ranges are handed out in multiples of 4 bytes. */
     dev->max_binding = dev->info->max_storage_buffer_range;

@@ -92,6 +92,9 @@ struct vkl_gpu_device {
     uint32_t pipeline_capacity;
     mtx_t pipeline_lock;                    /* guards modules[] and pipelines */
     struct vkl_transfer *transfer;          /* staging for uploads and reads */
+    bool cpu_kernels;                       /* kernels chosen for a CPU device (lanes layout,
+                                               row kernels); tests clear it to run a CPU
+                                               driver through the GPU kernels */
 };
 
 /* Returns the pipeline for a shader with the given specialization constants

@@ -165,7 +165,7 @@ vkllm_status vkl_model_gpu_upload(vkl_gpu_device *dev, const vkl_model_file *fil
     if (out->layers == NULL)
         return vkl_fail(err, VKLLM_ERROR_OUT_OF_HOST_MEMORY, "out of memory for layers");
 
-    upload u = {out, vkl_ops_matrix_layout(dev->info), progress, progress_user, 0, 0, err};
+    upload u = {out, vkl_ops_matrix_layout(dev), progress, progress_user, 0, 0, err};
     u.total = weight_bytes(&u, file);
     out->output_owned = !file->config.tied_output || output_copied(&u, file);
     vkllm_status status = upload_all(&u, file);

@@ -52,6 +52,7 @@ static void choose_matmul_shape(vkl_ops *ops, const vkllm_device_info *info)
 void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, uint32_t batch)
 {
     const vkllm_device_info *info = rec->dev->info;
+    bool cpu = rec->dev->cpu_kernels;
     uint32_t limit = info->max_workgroup_invocations;
     if (info->max_workgroup_size[0] < limit)
         limit = info->max_workgroup_size[0];
@@ -65,12 +66,12 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
      * pays for every barrier in between: there, a row-reducing workgroup is
      * one subgroup. A GPU hides those barriers and wants wider groups. */
     ops->row_wg = ops->wg;
-    if (info->type == VKLLM_DEVICE_CPU && info->subgroup_size > 0 && info->subgroup_size < ops->wg)
+    if (cpu && info->subgroup_size > 0 && info->subgroup_size < ops->wg)
         ops->row_wg = floor_pow2(info->subgroup_size);
     /* On a CPU device the matrix-vector product gives each lane a whole row,
      * four subgroups' worth of rows to a workgroup. */
     uint32_t four_subgroups = ops->row_wg * 4 < ops->wg ? ops->row_wg * 4 : ops->wg;
-    if (info->type == VKLLM_DEVICE_CPU)
+    if (cpu)
         ops->rows_per_workgroup = four_subgroups;
     /* matmul_lanes, as measured on lavapipe (Llama 110M shapes): for one
      * token eight rows a lane, so that one X fetch serves eight rows (block
@@ -81,7 +82,7 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
     ops->lanes_tokens[0] = 1;
     ops->lanes_rows[1] = 4;
     ops->lanes_tokens[1] = 4;
-    ops->texel_reads = vkl_ops_matrix_layout(info) == VKL_LAYOUT_LANES;
+    ops->texel_reads = vkl_ops_matrix_layout(rec->dev) == VKL_LAYOUT_LANES;
     ops->subgroup_reduce = info->subgroup_arithmetic;
     choose_matmul_shape(ops, info);
 
@@ -98,13 +99,12 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
         ops->coopmat = VKLLM_COOPMAT_NONE;
 }
 
-vkl_weight_layout vkl_ops_matrix_layout(const vkllm_device_info *info)
+vkl_weight_layout vkl_ops_matrix_layout(const vkl_gpu_device *dev)
 {
     /* X of a prompt batch is viewed as texels too: [512, 14336] floats is
      * under 2^21 texels, far below what CPU drivers allow (2^27 on lavapipe). */
-    bool texels_suffice = info->max_texel_buffer_elements >= (1u << 24);
-    return info->type == VKLLM_DEVICE_CPU && texels_suffice ? VKL_LAYOUT_LANES
-                                                            : VKL_LAYOUT_BLOCKS;
+    bool texels_suffice = dev->info->max_texel_buffer_elements >= (1u << 24);
+    return dev->cpu_kernels && texels_suffice ? VKL_LAYOUT_LANES : VKL_LAYOUT_BLOCKS;
 }
 
 static uint32_t div_up(uint64_t a, uint32_t b)

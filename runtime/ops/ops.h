@@ -80,9 +80,10 @@ typedef struct vkl_ops {
 /* Picks workgroup sizes from the device's limits. */
 void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, uint32_t batch);
 
-/* The layout matrix products read fastest on a device: lanes on CPU
- * devices whose texel buffers can span activations, blocks elsewhere. */
-vkl_weight_layout vkl_ops_matrix_layout(const vkllm_device_info *info);
+/* The layout matrix products read fastest on a device: lanes where the
+ * device gets CPU kernels (dev->cpu_kernels) and its texel buffers can span
+ * activations, blocks elsewhere. */
+vkl_weight_layout vkl_ops_matrix_layout(const vkl_gpu_device *dev);
 
 /* The matrix kernels (embed, matvec, matmul, add_positions) read weights of
  * every vkl_dtype as stored or in the lanes layout, dequantizing inside the

@@ -67,11 +67,6 @@ void op_run_begin(op_run *run, gpu_fixture *fx, uint32_t batch, uint32_t pos0, u
 
     vkl_recorder_begin(&run->rec, dev, run->commands.cmd[0], &run->pools, &run->err);
     vkl_ops_init(&run->ops, &run->rec, &run->step, batch);
-    if (fx->wide_rows) {
-        run->ops.row_wg = run->ops.wg;
-        run->ops.rows_per_workgroup = 0;
-        run->ops.texel_reads = false;
-    }
     if (fx->small_gpu) {
         run->ops.row_wg = 32 < run->ops.wg ? 32 : run->ops.wg;
         run->ops.subgroup_reduce = false;

@@ -11,11 +11,8 @@ typedef struct gpu_fixture {
     vkllm_runtime *rt;
     vkl_gpu_device *dev;
     int validation_messages;
-    bool wide_rows;     /* record kernels with the GPU's layouts: wide workgroups, one
-                           matrix-vector row per workgroup, caches read as
-                           storage buffers */
-    bool small_gpu;     /* with wide_rows: the GPU kernels at other shapes, those of a
-                           device with small limits and no subgroup arithmetic */
+    bool small_gpu;     /* record the GPU kernels (dev->cpu_kernels false) at the shapes
+                           of a device with small limits and no subgroup arithmetic */
     vkl_weight_layout matrix_layout;    /* how the product tests upload matrices */
 } gpu_fixture;
 
