@@ -91,6 +91,8 @@ list(APPEND VKLLM_SHADER_VARIANTS
   "rope|rope.comp|"
   "attention|attention.comp|"
   "attention_texels|attention.comp|KV_TEXELS"
+  "attention_wide|attention_wide.comp|"
+  "attention_wide_subgroup|attention_wide.comp|SUBGROUP_REDUCE"
   "attention_combine|attention_combine.comp|"
   "swiglu|swiglu.comp|"
   "gelu|gelu.comp|"

@@ -1,6 +1,7 @@
-// A workgroup-wide sum. WG (the workgroup size, specialization constant 0)
-// must be a power of two; the host ensures it. Every invocation of the
-// workgroup must call workgroup_sum.
+// Workgroup-wide sum and maximum. WG (the workgroup size, specialization
+// constant 0) must be a power of two; the host ensures it. Every invocation
+// of the workgroup must call them, and each ends with a barrier, so shared
+// memory written before the call is visible to all after it.
 //
 // Built with SUBGROUP_REDUCE, each subgroup sums its lanes with subgroupAdd
 // and the subgroups' sums meet in shared memory: one barrier instead of one
@@ -28,6 +29,20 @@ float workgroup_sum(float value)
     return total;
 }
 
+float workgroup_max(float value)
+{
+    float subgroup_top = subgroupMax(value);
+    if (subgroupElect())
+        reduce_scratch[gl_SubgroupID] = subgroup_top;
+    barrier();
+
+    float top = reduce_scratch[0];
+    for (uint i = 1; i < gl_NumSubgroups; i++)
+        top = max(top, reduce_scratch[i]);
+    barrier();
+    return top;
+}
+
 #else
 
 float workgroup_sum(float value)
@@ -43,6 +58,21 @@ float workgroup_sum(float value)
     float total = reduce_scratch[0];
     barrier();
     return total;
+}
+
+float workgroup_max(float value)
+{
+    uint lid = gl_LocalInvocationID.x;
+    reduce_scratch[lid] = value;
+    barrier();
+    for (uint half_size = WG / 2; half_size > 0; half_size /= 2) {
+        if (lid < half_size)
+            reduce_scratch[lid] = max(reduce_scratch[lid], reduce_scratch[lid + half_size]);
+        barrier();
+    }
+    float top = reduce_scratch[0];
+    barrier();
+    return top;
 }
 
 #endif

@@ -83,6 +83,7 @@ void vkl_ops_init(vkl_ops *ops, vkl_recorder *rec, const vkl_buffer_view *step, 
     ops->lanes_rows[1] = 4;
     ops->lanes_tokens[1] = 4;
     ops->texel_reads = vkl_ops_matrix_layout(rec->dev) == VKL_LAYOUT_LANES;
+    ops->wide_attention = !cpu;
     ops->subgroup_reduce = info->subgroup_arithmetic;
     choose_matmul_shape(ops, info);
 
@@ -507,8 +508,14 @@ void vkl_op_attention(vkl_ops *ops, const vkl_attention_shape *shape, const vkl_
         .push_size = sizeof push,
         .groups = {div_up((uint64_t)ops->batch * shape->n_heads, ops->row_wg), splits, 1},
     };
-    /* Whole texels of a head's row: each row starts on one. */
-    if (ops->texel_reads && shape->head_size % 4 == 0) {
+    if (ops->wide_attention) {
+        /* A workgroup per (token, head) over x and y, the splits over z. */
+        d.shader = ops->subgroup_reduce ? VKL_SHADER_ATTENTION_WIDE_SUBGROUP
+                                        : VKL_SHADER_ATTENTION_WIDE;
+        vkl_groups_2d(ops->rec->dev, ops->batch * shape->n_heads, d.groups);
+        d.groups[2] = splits;
+    } else if (ops->texel_reads && shape->head_size % 4 == 0) {
+        /* Whole texels of a head's row: each row starts on one. */
         d.shader = VKL_SHADER_ATTENTION_TEXELS;
         d.binding_count = 3;
         d.texels[0] = vkl_recorder_texel_view(ops->rec, k_cache, VK_FORMAT_R32G32B32A32_SFLOAT);

@@ -75,6 +75,8 @@ typedef struct vkl_ops {
     uint32_t lanes_tokens[2];       /* tokens it takes at a time, for one token [0]
                                        and for many [1] */
     bool texel_reads;               /* caches may be read as texels (CPU devices) */
+    bool wide_attention;            /* attention: a workgroup per (token, head), not an
+                                       invocation (GPUs) */
 } vkl_ops;
 
 /* Picks workgroup sizes from the device's limits. */
