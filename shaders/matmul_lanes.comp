@@ -41,6 +41,8 @@ layout(push_constant) uniform Push {
     uint add;         // 1: Y += X W^T instead of Y = X W^T
     uint glu;         // 1: rows alternate gate and up (ROWS even, col0 even):
                       // Y[t, (col0 + 2i) / 2] = silu(gate_i) up_i
+    uint token_slice; // tokens a layer of workgroups (z) takes: lavapipe ends an
+                      // invocation's loops after 65535 iterations in all
 } p;
 
 const uint CHUNK_TEXELS = 4;
@@ -146,8 +148,12 @@ void main()
     [[unroll]] for (uint r = 0; r < ROWS; r++)
         row_base[r] = int(min(row0 + r, p.N - 1) * row_texels);
 
-    uint t_end = step.n_tokens;
-    uint t_begin = p.last_only != 0 ? t_end - 1 : 0;
+    uint t_begin = gl_WorkGroupID.z * p.token_slice;
+    uint t_end = min(step.n_tokens, t_begin + p.token_slice);
+    if (p.last_only != 0) {
+        t_begin = step.n_tokens - 1;    // one layer of workgroups
+        t_end = step.n_tokens;
+    }
     for (uint t0 = t_begin; t0 < t_end; t0 += TOKENS) {
         float acc[ROWS][TOKENS];
         [[unroll]] for (uint r = 0; r < ROWS; r++)

@@ -12,7 +12,7 @@
 layout(constant_id = 0) const uint WG = 32;
 layout(local_size_x_id = 0) in;
 
-const uint TOKENS = 8;
+const uint TOKENS = 8;     // MATMUL_ROWS_TOKENS in runtime/ops/ops.c
 
 layout(std430, binding = 2) readonly buffer X { float x[]; };
 layout(std430, binding = 3) buffer Y { float y[]; };
@@ -23,6 +23,8 @@ layout(push_constant) uniform Push {
     uint y_stride;    // row length of Y
     uint col0;        // first column of Y this piece writes
     uint add;         // 1: Y += X W^T instead of Y = X W^T
+    uint token_slice; // tokens a layer of workgroups (z) takes: lavapipe ends an
+                      // invocation's loops after 65535 iterations in all
 } p;
 
 vec4 x_quad(uint t, uint k)
@@ -68,8 +70,10 @@ void main()
     if (row >= p.N)
         return;     // no barrier follows, so lanes may leave on their own
 
-    for (uint t0 = 0; t0 < step.n_tokens; t0 += TOKENS) {
-        uint count = min(TOKENS, step.n_tokens - t0);
+    uint t_begin = gl_WorkGroupID.z * p.token_slice;
+    uint t_end = min(step.n_tokens, t_begin + p.token_slice);
+    for (uint t0 = t_begin; t0 < t_end; t0 += TOKENS) {
+        uint count = min(TOKENS, t_end - t0);
         float acc[TOKENS];
         row_sums(row, t0, count, acc);
         for (uint t = 0; t < count; t++) {

@@ -206,6 +206,13 @@ static void test_matmul_f16(void) { check_matmul(VKL_DTYPE_F16, 7, 7, 83, 61); }
 static void test_matmul_large(void) { check_matmul(VKL_DTYPE_F32, 40, 33, 517, 1023); }
 static void test_matmul_one_token(void) { check_matmul(VKL_DTYPE_F16, 1, 1, 19, 3); }
 static void test_matmul_many_tokens(void) { check_matmul(VKL_DTYPE_Q8_0, 150, 131, 75, 160); }
+/* A long row times a long prompt: lavapipe ends every loop of an invocation
+ * once their iterations reach 65535 together, so no invocation may walk all
+ * of a prompt's tokens over all of so long a row. */
+static void test_matmul_long_rows_many_tokens(void)
+{
+    check_matmul(VKL_DTYPE_F32, 512, 509, 9, 8200);
+}
 
 static void check_embed(vkl_dtype type, int vocab, int dim, const uint32_t *tokens, int T)
 {
@@ -736,6 +743,7 @@ static void run_all(void)
     RUN(test_matmul_large);
     RUN(test_matmul_one_token);
     RUN(test_matmul_many_tokens);
+    RUN(test_matmul_long_rows_many_tokens);
     RUN(test_embed);
     RUN(test_weights_f32);
     RUN(test_weights_f16);

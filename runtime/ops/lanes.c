@@ -149,6 +149,14 @@ uint64_t vkl_lanes_row_bytes(vkl_dtype type, uint64_t cols)
     return shape_bytes(f, &shape);
 }
 
+uint64_t vkl_lanes_row_chunks(vkl_dtype type, uint64_t cols)
+{
+    if (vkl_lanes_row_bytes(type, cols) == 0)
+        return 0;
+    row_shape shape = shape_of(format_of(type), cols);
+    return shape.code_bytes / CHUNK_BYTES;
+}
+
 void vkl_lanes_pack_row(vkl_dtype type, uint64_t cols, const void *src, void *dst)
 {
     const lanes_format *f = format_of(type);

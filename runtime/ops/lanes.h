@@ -30,6 +30,10 @@
  * rows must start on whole texels) or of the type's block. */
 uint64_t vkl_lanes_row_bytes(vkl_dtype type, uint64_t cols);
 
+/* Chunks of codes in one row of cols weights (what matmul_lanes loops
+ * over); 0 when the row has no lanes form. */
+uint64_t vkl_lanes_row_chunks(vkl_dtype type, uint64_t cols);
+
 /* Rewrites one row stored as the type stores it (src) into the lanes
  * layout (dst, vkl_lanes_row_bytes bytes); the type must have a lanes form. */
 void vkl_lanes_pack_row(vkl_dtype type, uint64_t cols, const void *src, void *dst);

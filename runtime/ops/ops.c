@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops/lanes.h"
 #include "ops/ops.h"
 
 #define MAX_WORKGROUP 128u
@@ -244,10 +245,27 @@ static bool product_kernels(vkl_ops *ops, const vkl_tensor *w, const weight_kern
     return *out != NULL;
 }
 
+/* lavapipe (llvmpipe) ends every loop of an invocation, silently, once all
+ * their iterations together reach 65535, its guard against endless loops.
+ * The CPU-device products walk a prompt's tokens in a loop, so they take
+ * the tokens in slices, one layer of workgroups (z) each, small enough that
+ * an invocation stays under half of that. */
+#define LOOP_ITERATION_BUDGET 32768u
+
+/* Tokens a slice may hold when an invocation loops once per pass of
+ * tokens_per_pass tokens at a cost of pass_iterations iterations. */
+static uint32_t token_slice(const vkl_ops *ops, uint32_t tokens_per_pass,
+                            uint64_t pass_iterations)
+{
+    uint64_t passes = LOOP_ITERATION_BUDGET / pass_iterations;
+    uint64_t slice = (passes > 0 ? passes : 1) * tokens_per_pass;
+    return slice < ops->batch ? (uint32_t)slice : ops->batch;
+}
+
 typedef struct lanes_push {
-    uint32_t K, N, y_stride, col0, last_only, add, glu;
+    uint32_t K, N, y_stride, col0, last_only, add, glu, token_slice;
 } lanes_push;
-_Static_assert(sizeof(lanes_push) == 28, "matmul_lanes push constants");
+_Static_assert(sizeof(lanes_push) == 32, "matmul_lanes push constants");
 
 /* A lanes-layout matrix times X's rows (many) or its last or only row; a
  * paired matrix (gate and up) gives SwiGLU of its pairs. */
@@ -260,14 +278,19 @@ static void record_lanes(vkl_ops *ops, const weight_kernels *kernels, const vkl_
     if (x_texels == VK_NULL_HANDLE)
         return;
     uint32_t rows = ops->lanes_rows[many];
+    uint32_t tokens = ops->lanes_tokens[many];
+    /* A pass of tokens loops over the row's chunks, then writes its sums;
+     * one token (generation, or a prompt's last) is a single pass. */
+    uint64_t pass_iterations = vkl_lanes_row_chunks(w->type, w->cols) + tokens * (rows + 1) + 1;
+    uint32_t slice = many ? token_slice(ops, tokens, pass_iterations) : ops->batch;
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
         lanes_push push = {w->cols, piece->rows, w->paired ? w->rows / 2 : w->rows,
                            piece->row0, (options & VKL_PRODUCT_LAST_ROW) != 0,
-                           (options & VKL_PRODUCT_ADD) != 0, w->paired};
+                           (options & VKL_PRODUCT_ADD) != 0, w->paired, slice};
         vkl_dispatch d = {
             .shader = kernels->matmul_lanes,
-            .spec = {ops->lanes_wg, rows, ops->lanes_tokens[many]},
+            .spec = {ops->lanes_wg, rows, tokens},
             .spec_count = 3,
             .bindings = {ops->step, *y},
             .binding_count = 2,
@@ -277,6 +300,7 @@ static void record_lanes(vkl_ops *ops, const weight_kernels *kernels, const vkl_
             .push_size = sizeof push,
         };
         vkl_groups_2d(ops->rec->dev, div_up(piece->rows, ops->lanes_wg * rows), d.groups);
+        d.groups[2] = div_up(ops->batch, slice);
         vkl_record_dispatch(ops->rec, &d);
     }
 }
@@ -312,8 +336,35 @@ void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
 
 typedef struct matmul_push {
     uint32_t K, N, y_stride, col0, add;
+    uint32_t token_slice;           /* matmul_rows only */
 } matmul_push;
-_Static_assert(sizeof(matmul_push) == 20, "matmul push constants");
+_Static_assert(sizeof(matmul_push) == 24, "matmul push constants");
+
+/* matmul_rows.comp takes 8 tokens a pass; a pass loops over the row's quads
+ * (and groups) once per token and once more. */
+#define MATMUL_ROWS_TOKENS 8u
+
+static void record_matmul_rows(vkl_ops *ops, const weight_kernels *kernels,
+                               const vkl_tensor_piece *piece, uint32_t cols,
+                               const vkl_buffer_view *x, const vkl_buffer_view *y,
+                               matmul_push *push)
+{
+    uint64_t pass_iterations =
+        ((uint64_t)cols / 4 + 4) * (MATMUL_ROWS_TOKENS + 1) + cols / 16 + MATMUL_ROWS_TOKENS + 1;
+    push->token_slice = token_slice(ops, MATMUL_ROWS_TOKENS, pass_iterations);
+    vkl_dispatch d = {
+        .shader = kernels->matmul_rows,
+        .spec = {ops->rows_per_workgroup},
+        .spec_count = 1,
+        .bindings = {ops->step, piece->view, *x, *y},
+        .binding_count = 4,
+        .push = push,
+        .push_size = sizeof *push,
+    };
+    vkl_groups_2d(ops->rec->dev, div_up(piece->rows, ops->rows_per_workgroup), d.groups);
+    d.groups[2] = div_up(ops->batch, push->token_slice);
+    vkl_record_dispatch(ops->rec, &d);
+}
 
 /* matmul.comp over `rows` weight rows: its blocks are 4 matmul_wg[0] rows by
  * 4 WG_Y tokens, WG_Y narrowed for a batch smaller than the device's block. */
@@ -370,11 +421,9 @@ void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
         matmul_push push = {w->cols, piece->rows, w->rows, piece->row0,
-                            (options & VKL_PRODUCT_ADD) != 0};
-        vkl_buffer_view bindings[] = {piece->view, *x, *y};
+                            (options & VKL_PRODUCT_ADD) != 0, 0};
         if (ops->rows_per_workgroup > 0) {
-            dispatch_1d(ops, kernels->matmul_rows, ops->rows_per_workgroup, bindings, 3, &push,
-                        sizeof push, div_up(piece->rows, ops->rows_per_workgroup));
+            record_matmul_rows(ops, kernels, piece, w->cols, x, y, &push);
             continue;
         }
         vkl_dispatch d = {
