@@ -60,7 +60,8 @@ float score_chunk(uint first, uint last, uint kv_width, uint kv_offset)
 }
 
 // Turns the chunk's scores into exp(score - top); returns this
-// invocation's share of their sum.
+// invocation's share of their sum. It visits the very slots score_chunk had
+// this invocation write, which is why no barrier stands between the two.
 float exponentiate_chunk(uint count, float top)
 {
     float sum = 0.0;

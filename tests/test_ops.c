@@ -663,6 +663,12 @@ static void test_attention_decode_long(void) { check_attention(1, 999, 8, 8, 16,
 static void test_attention_prefill(void) { check_attention(37, 0, 4, 1, 8, 40, 1); }
 static void test_attention_split(void) { check_attention(5, 13, 6, 2, 16, 19, 4); }
 static void test_attention_split_odd_head(void) { check_attention(3, 5, 6, 3, 10, 16, 3); }
+/* Heads wider than a GPU workgroup's 128 invocations, and positions that
+ * end just past a 256-position chunk of the GPU kernel. */
+static void test_attention_head_128_split(void) { check_attention(1, 4095, 8, 2, 128, 4096, 8); }
+static void test_attention_head_256(void) { check_attention(2, 1030, 4, 1, 256, 1032, 3); }
+static void test_attention_head_96(void) { check_attention(3, 700, 6, 2, 96, 703, 1); }
+static void test_attention_chunk_edges(void) { check_attention(3, 254, 2, 1, 32, 257, 1); }
 static void test_attention_split_long(void)
 {
     check_attention(2, 1998, 8, 2, 64, 2000, vkl_attention_splits(2000));
@@ -774,6 +780,10 @@ static void run_all(void)
     RUN(test_attention_split);
     RUN(test_attention_split_odd_head);
     RUN(test_attention_split_long);
+    RUN(test_attention_head_128_split);
+    RUN(test_attention_head_256);
+    RUN(test_attention_head_96);
+    RUN(test_attention_chunk_edges);
     RUN(test_swiglu_copy);
     RUN(test_gelu_bias_in_place);
     RUN(test_gelu_bias_apart);
