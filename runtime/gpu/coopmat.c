@@ -112,41 +112,67 @@ static bool compute_stage_allowed(VkPhysicalDevice physical, vkllm_coopmat_kind 
     return (stages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
 }
 
-/* The KHR list as shapes; NULL (count 0) when there is none. */
+/* A zeroed array of count Vulkan output structures of size bytes each, with
+ * every one's sType (the first member of every such structure) set. */
+static void *output_array(uint32_t count, size_t size, VkStructureType type)
+{
+    uint8_t *array = calloc(count, size);
+    for (uint32_t i = 0; array != NULL && i < count; i++)
+        memcpy(array + i * size, &type, sizeof type);
+    return array;
+}
+
+/* A list query's second call succeeded (possibly with fewer entries). */
+static bool listed(VkResult result)
+{
+    return result == VK_SUCCESS || result == VK_INCOMPLETE;
+}
+
+static vkl_coopmat_shape shape_from_khr(const VkCooperativeMatrixPropertiesKHR *p)
+{
+    return (vkl_coopmat_shape){
+        .m = p->MSize, .n = p->NSize, .k = p->KSize,
+        .f16_inputs = p->AType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
+                      p->BType == VK_COMPONENT_TYPE_FLOAT16_KHR,
+        .f32_sums = p->CType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
+                    p->ResultType == VK_COMPONENT_TYPE_FLOAT32_KHR && !p->saturatingAccumulation,
+        .subgroup_scope = p->scope == VK_SCOPE_SUBGROUP_KHR,
+    };
+}
+
+static vkl_coopmat_shape shape_from_nv(const VkCooperativeMatrixPropertiesNV *p)
+{
+    return (vkl_coopmat_shape){
+        .m = p->MSize, .n = p->NSize, .k = p->KSize,
+        .f16_inputs = p->AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                      p->BType == VK_COMPONENT_TYPE_FLOAT16_NV,
+        .f32_sums = p->CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+                    p->DType == VK_COMPONENT_TYPE_FLOAT32_NV,
+        .subgroup_scope = p->scope == VK_SCOPE_SUBGROUP_NV,
+    };
+}
+
+/* The KHR list as shapes; NULL (count 0) when there is none. The two
+ * extensions' queries differ only in their types. */
 static vkl_coopmat_shape *list_khr(VkInstance instance, VkPhysicalDevice physical,
                                    uint32_t *count)
 {
     PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR get_list =
         (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)vkGetInstanceProcAddr(
             instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+    VkCooperativeMatrixPropertiesKHR *list = NULL;
+    vkl_coopmat_shape *shapes = NULL;
     *count = 0;
-    if (get_list == NULL || get_list(physical, count, NULL) != VK_SUCCESS || *count == 0)
-        return NULL;
-
-    VkCooperativeMatrixPropertiesKHR *list = calloc(*count, sizeof *list);
-    vkl_coopmat_shape *shapes = calloc(*count, sizeof *shapes);
-    for (uint32_t i = 0; list != NULL && i < *count; i++)
-        list[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
-    VkResult result = list == NULL ? VK_ERROR_OUT_OF_HOST_MEMORY : get_list(physical, count, list);
-    if (shapes == NULL || (result != VK_SUCCESS && result != VK_INCOMPLETE)) {
-        free(list);
-        free(shapes);
-        *count = 0;
-        return NULL;
-    }
-    for (uint32_t i = 0; i < *count; i++) {
-        const VkCooperativeMatrixPropertiesKHR *p = &list[i];
-        shapes[i] = (vkl_coopmat_shape){
-            .m = p->MSize, .n = p->NSize, .k = p->KSize,
-            .f16_inputs = p->AType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
-                          p->BType == VK_COMPONENT_TYPE_FLOAT16_KHR,
-            .f32_sums = p->CType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
-                        p->ResultType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
-                        !p->saturatingAccumulation,
-            .subgroup_scope = p->scope == VK_SCOPE_SUBGROUP_KHR,
-        };
-    }
+    if (get_list != NULL && get_list(physical, count, NULL) == VK_SUCCESS && *count > 0)
+        list = output_array(*count, sizeof *list,
+                            VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR);
+    if (list != NULL && listed(get_list(physical, count, list)))
+        shapes = calloc(*count, sizeof *shapes);
+    for (uint32_t i = 0; shapes != NULL && i < *count; i++)
+        shapes[i] = shape_from_khr(&list[i]);
     free(list);
+    if (shapes == NULL)
+        *count = 0;
     return shapes;
 }
 
@@ -157,33 +183,19 @@ static vkl_coopmat_shape *list_nv(VkInstance instance, VkPhysicalDevice physical
     PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get_list =
         (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)vkGetInstanceProcAddr(
             instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+    VkCooperativeMatrixPropertiesNV *list = NULL;
+    vkl_coopmat_shape *shapes = NULL;
     *count = 0;
-    if (get_list == NULL || get_list(physical, count, NULL) != VK_SUCCESS || *count == 0)
-        return NULL;
-
-    VkCooperativeMatrixPropertiesNV *list = calloc(*count, sizeof *list);
-    vkl_coopmat_shape *shapes = calloc(*count, sizeof *shapes);
-    for (uint32_t i = 0; list != NULL && i < *count; i++)
-        list[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
-    VkResult result = list == NULL ? VK_ERROR_OUT_OF_HOST_MEMORY : get_list(physical, count, list);
-    if (shapes == NULL || (result != VK_SUCCESS && result != VK_INCOMPLETE)) {
-        free(list);
-        free(shapes);
-        *count = 0;
-        return NULL;
-    }
-    for (uint32_t i = 0; i < *count; i++) {
-        const VkCooperativeMatrixPropertiesNV *p = &list[i];
-        shapes[i] = (vkl_coopmat_shape){
-            .m = p->MSize, .n = p->NSize, .k = p->KSize,
-            .f16_inputs = p->AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
-                          p->BType == VK_COMPONENT_TYPE_FLOAT16_NV,
-            .f32_sums = p->CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
-                        p->DType == VK_COMPONENT_TYPE_FLOAT32_NV,
-            .subgroup_scope = p->scope == VK_SCOPE_SUBGROUP_NV,
-        };
-    }
+    if (get_list != NULL && get_list(physical, count, NULL) == VK_SUCCESS && *count > 0)
+        list = output_array(*count, sizeof *list,
+                            VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV);
+    if (list != NULL && listed(get_list(physical, count, list)))
+        shapes = calloc(*count, sizeof *shapes);
+    for (uint32_t i = 0; shapes != NULL && i < *count; i++)
+        shapes[i] = shape_from_nv(&list[i]);
     free(list);
+    if (shapes == NULL)
+        *count = 0;
     return shapes;
 }
 
