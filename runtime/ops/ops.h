@@ -74,6 +74,7 @@ typedef struct vkl_ops {
     uint32_t lanes_rows[2];         /* weight rows an invocation takes, and */
     uint32_t lanes_tokens[2];       /* tokens it takes at a time, for one token [0]
                                        and for many [1] */
+    uint32_t lanes_float_rows;      /* rows for one token of F32, F16 or BF16 weights */
     bool texel_reads;               /* caches may be read as texels (CPU devices) */
     bool wide_attention;            /* attention: a workgroup per (token, head), not an
                                        invocation (GPUs) */
