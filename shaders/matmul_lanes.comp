@@ -47,28 +47,41 @@ layout(push_constant) uniform Push {
 
 const uint CHUNK_TEXELS = 4;
 
-// The four signed bytes of a word.
-vec4 signed_bytes(uint word)
+// Block types keep unsigned codes, and a weight is (code - CODE_BIAS) scale
+// (+ offset). A code is used in place: masked out of its word but not shifted
+// down, so that it reads as code 2^b, b the bit it starts at, and X's element
+// is scaled by 2^-b to match (exactly, being a power of two). lavapipe spends
+// an instruction on every lane for each shift or mask, so one mask instead of
+// a shift pair, less the bias's cost (X's sum over each group), took 6-7% off
+// the Q4_0 and Q4_K matrix-vector products and 1.5% off Q8_0's. A code
+// starting at bit 24 or more is shifted down instead: in place it would not
+// fit a positive int.
+
+// The four bytes of a word in place (bits 0, 8, 16) or shifted down (24).
+vec4 bytes_in_place(uint word)
 {
-    return vec4((ivec4(word) << ivec4(24, 16, 8, 0)) >> 24);
+    return vec4(ivec4(word & 0xffu, word & 0xff00u, word & 0xff0000u, word >> 24));
 }
 
-// The four-bit field at shift of each byte of a word, sign-extended.
-vec4 signed_nibbles(uint word, int shift)
+const vec4 BYTE_PLACES = vec4(1.0, 1.0 / 256.0, 1.0 / 65536.0, 1.0);
+
+// The low (high = false) or high nibbles of a word's four bytes in place.
+vec4 nibbles_in_place(uint word, bool high)
 {
-    int w = int(word);
-    return vec4(bitfieldExtract(w, shift, 4), bitfieldExtract(w, shift + 8, 4),
-                bitfieldExtract(w, shift + 16, 4), bitfieldExtract(w, shift + 24, 4));
+    if (high)
+        return vec4(ivec4(word & 0xf0u, word & 0xf000u, word & 0xf00000u, word >> 28));
+    return vec4(ivec4(word & 0xfu, word & 0xf00u, word & 0xf0000u, word & 0xf000000u));
 }
 
-vec4 nibbles(uint word, int shift)
+vec4 nibble_places(bool high)
 {
-    return vec4(bitfieldExtract(word, shift, 4), bitfieldExtract(word, shift + 8, 4),
-                bitfieldExtract(word, shift + 16, 4), bitfieldExtract(word, shift + 24, 4));
+    return high ? vec4(1.0 / 16.0, 1.0 / 4096.0, 1.0 / 1048576.0, 1.0)
+                : vec4(1.0, 1.0 / 256.0, 1.0 / 65536.0, 1.0 / 16777216.0);
 }
 
-// Per type: CHUNK weights a chunk, GROUP weights a scale (block types), and
-// quad_codes(chunk, i), the codes of weights 4i .. 4i + 3 of a chunk.
+// Per type: CHUNK weights a chunk, GROUP weights a scale (block types),
+// quad_codes(chunk, i), the codes of weights 4i .. 4i + 3 of a chunk, and
+// for block types quad_places(i), the scale of their X elements.
 #if defined(WEIGHT_F32)
 const uint CHUNK = 16;
 vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i) { return uintBitsToFloat(c[i]); }
@@ -94,26 +107,29 @@ vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i)
 const uint CHUNK = 64;
 #if defined(WEIGHT_Q8_0)
 const uint GROUP = 32;
+#define CODE_BIAS 128
 #else
 const uint GROUP = 16;
+#define CODE_BIAS 32
 #endif
-vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i) { return signed_bytes(c[i / 4][i % 4]); }
+vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i) { return bytes_in_place(c[i / 4][i % 4]); }
+vec4 quad_places(uint i) { return BYTE_PLACES; }
 #elif defined(WEIGHT_Q4_0) || defined(WEIGHT_Q4_K)
 // Byte j of a texel holds code j in its low nibble and code j + 16 in its
 // high one.
 #define SCALED
 const uint CHUNK = 128;
 const uint GROUP = 32;
+#if defined(WEIGHT_Q4_0)
+#define CODE_BIAS 8
+#endif
+// Quads 0-3 of a chunk are the low nibbles of its first texel, 4-7 the high.
+bool high_quad(uint i) { return (i / 4) % 2 == 1; }
 vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i)
 {
-    uint word = c[i / 8][i % 4];
-    int shift = int((i / 4) % 2) * 4;
-#if defined(WEIGHT_Q4_K)
-    return nibbles(word, shift);
-#else
-    return signed_nibbles(word, shift);
-#endif
+    return nibbles_in_place(c[i / 8][i % 4], high_quad(i));
 }
+vec4 quad_places(uint i) { return nibble_places(high_quad(i)); }
 #endif
 
 const uint QUADS = CHUNK / 4;   // X texels a chunk
@@ -193,13 +209,19 @@ void main()
                         uint i = g * QUADS_PER_GROUP + j;
                         // The last chunk's padding must not read past X's row.
                         vec4 xq = i < quads_left ? texelFetch(xs, x_base + int(i)) : vec4(0.0);
+#if defined(SCALED)
                         x_sum += xq.x + xq.y + xq.z + xq.w;
+                        xq *= quad_places(i);
+#endif
                         [[unroll]] for (uint r = 0; r < ROWS; r++)
                             dots[r] += dot(quad_codes(codes[r], i), xq);
                     }
                     [[unroll]] for (uint r = 0; r < ROWS; r++) {
 #if defined(SCALED)
                         uint s = (first_group + g) % 4;
+#if defined(CODE_BIAS)
+                        dots[r] -= float(CODE_BIAS) * x_sum;
+#endif
                         acc[r][t] += scales[r][s] * dots[r];
 #if defined(WEIGHT_Q4_K)
                         acc[r][t] += offsets[r][s] * x_sum;
