@@ -47,23 +47,25 @@ layout(push_constant) uniform Push {
 
 const uint CHUNK_TEXELS = 4;
 
-// Block types keep unsigned codes, and a weight is (code - CODE_BIAS) scale
-// (+ offset). A code is used in place: masked out of its word but not shifted
-// down, so that it reads as code 2^b, b the bit it starts at, and X's element
-// is scaled by 2^-b to match (exactly, being a power of two). lavapipe spends
-// an instruction on every lane for each shift or mask, so one mask instead of
-// a shift pair, less the bias's cost (X's sum over each group), took 6-7% off
-// the Q4_0 and Q4_K matrix-vector products and 1.5% off Q8_0's. A code
-// starting at bit 24 or more is shifted down instead: in place it would not
-// fit a positive int.
-
-// The four bytes of a word in place (bits 0, 8, 16) or shifted down (24).
-vec4 bytes_in_place(uint word)
+// The four signed bytes of a word.
+vec4 signed_bytes(uint word)
 {
-    return vec4(ivec4(word & 0xffu, word & 0xff00u, word & 0xff0000u, word >> 24));
+    return vec4((ivec4(word) << ivec4(24, 16, 8, 0)) >> 24);
 }
 
-const vec4 BYTE_PLACES = vec4(1.0, 1.0 / 256.0, 1.0 / 65536.0, 1.0);
+// Nibble codes are unsigned, and a Q4_0 weight is (code - CODE_BIAS) scale.
+// They are used in place: masked out of their word but not shifted down, so
+// that a code reads as code 2^b, b the bit it starts at, and X's element is
+// scaled by 2^-b to match (exactly, unless that takes it below 2^-126, where
+// lavapipe flushes it to zero: X's elements would have to be under 2^-102).
+// lavapipe spends an instruction on every lane for each shift or mask, so one
+// mask instead of a shift pair, less the bias's cost (X's sum over each
+// group), took 6-7% off the Q4_0 and Q4_K matrix-vector products. The bias
+// costs precision where X's elements share a large mean, the code times X's
+// sum cancelling against the codes' products: a few times the rounding of
+// signed codes, well inside the products' tolerance for a bias of 8; bytes,
+// with a bias of 128, stay signed. The code at the word's top is shifted down
+// instead: in place it would not fit a positive int.
 
 // The low (high = false) or high nibbles of a word's four bytes in place.
 vec4 nibbles_in_place(uint word, bool high)
@@ -81,7 +83,7 @@ vec4 nibble_places(bool high)
 
 // Per type: CHUNK weights a chunk, GROUP weights a scale (block types),
 // quad_codes(chunk, i), the codes of weights 4i .. 4i + 3 of a chunk, and
-// for block types quad_places(i), the scale of their X elements.
+// for codes used in place quad_places(i), the scale of their X elements.
 #if defined(WEIGHT_F32)
 const uint CHUNK = 16;
 vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i) { return uintBitsToFloat(c[i]); }
@@ -107,17 +109,15 @@ vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i)
 const uint CHUNK = 64;
 #if defined(WEIGHT_Q8_0)
 const uint GROUP = 32;
-#define CODE_BIAS 128
 #else
 const uint GROUP = 16;
-#define CODE_BIAS 32
 #endif
-vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i) { return bytes_in_place(c[i / 4][i % 4]); }
-vec4 quad_places(uint i) { return BYTE_PLACES; }
+vec4 quad_codes(uvec4 c[CHUNK_TEXELS], uint i) { return signed_bytes(c[i / 4][i % 4]); }
 #elif defined(WEIGHT_Q4_0) || defined(WEIGHT_Q4_K)
 // Byte j of a texel holds code j in its low nibble and code j + 16 in its
 // high one.
 #define SCALED
+#define IN_PLACE
 const uint CHUNK = 128;
 const uint GROUP = 32;
 #if defined(WEIGHT_Q4_0)
@@ -209,8 +209,8 @@ void main()
                         uint i = g * QUADS_PER_GROUP + j;
                         // The last chunk's padding must not read past X's row.
                         vec4 xq = i < quads_left ? texelFetch(xs, x_base + int(i)) : vec4(0.0);
-#if defined(SCALED)
                         x_sum += xq.x + xq.y + xq.z + xq.w;
+#if defined(IN_PLACE)
                         xq *= quad_places(i);
 #endif
                         [[unroll]] for (uint r = 0; r < ROWS; r++)

@@ -40,12 +40,22 @@
 static gpu_fixture fx;
 static uint64_t seed = 12345;
 static uint64_t piece_limit;    /* when set, weights are split into pieces this small */
+static float x_center;          /* the mean of the products' X, 0 unless a test sets it */
 
 static float *random_floats(size_t count, float scale)
 {
     float *data = malloc(count * sizeof *data);
     fill_random(data, count, scale, &seed);
     return data;
+}
+
+/* X for a product: random values in x_center +- 1. */
+static float *random_x(size_t count)
+{
+    float *x = random_floats(count, 1.0f);
+    for (size_t i = 0; i < count; i++)
+        x[i] += x_center;
+    return x;
 }
 
 /* A host weight matrix of random values in [-1, 1), encoded as `type`. */
@@ -129,7 +139,7 @@ static void expect_product(const char *what, const float *gpu, const float *cpu,
 static void check_matvec_mode(vkl_dtype type, int N, int K, int rows_in_x, bool add)
 {
     vkl_host_tensor w = random_weights(type, N, K);
-    float *x = random_floats((size_t)rows_in_x * K, 1.0f);
+    float *x = random_x((size_t)rows_in_x * K);
     float *y0 = random_floats(N, add ? 3.0f : 0.0f);
     float *want = malloc(N * sizeof *want), *got = malloc(N * sizeof *got);
     const float *last_x = x + (size_t)(rows_in_x - 1) * K;
@@ -169,7 +179,7 @@ static void test_matvec_large(void) { check_matvec(VKL_DTYPE_F16, 4099, 1031, 1)
 static void check_matmul_mode(vkl_dtype type, int batch, int T, int N, int K, bool add)
 {
     vkl_host_tensor w = random_weights(type, N, K);
-    float *x = random_floats((size_t)batch * K, 1.0f);
+    float *x = random_x((size_t)batch * K);
     size_t out_count = (size_t)batch * N;
     float *y0 = random_floats(out_count, add ? 3.0f : 0.0f);
     float *want = calloc(out_count, sizeof *want), *got = malloc(out_count * sizeof *got);
@@ -395,6 +405,22 @@ static void test_products_add(void)
     check_matmul_mode(VKL_DTYPE_F16, 9, 7, 45, 64, true);
     check_matmul_mode(VKL_DTYPE_F32, 9, 7, 45, 61, true);
     check_matmul_mode(VKL_DTYPE_Q4_0, 9, 9, 45, 160, true);
+}
+
+/* X whose elements share a large mean. The lanes layout keeps Q4_0's codes
+ * unsigned and takes their bias off through X's sum over each group, which
+ * then cancels against the codes' products: rounding must stay within the
+ * products' tolerance all the same. */
+static void test_products_x_mean(void)
+{
+    const vkl_dtype types[] = {VKL_DTYPE_Q8_0, VKL_DTYPE_Q4_0, VKL_DTYPE_Q4_K,
+                               VKL_DTYPE_Q6_K};
+    x_center = 100.0f;
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        check_matvec(types[i], 37, 512, 1);
+        check_matmul(types[i], 9, 7, 37, 512);
+    }
+    x_center = 0.0f;
 }
 
 /* SwiGLU's gate and up paired in one lanes-layout matrix: silu(G x) (U x)
@@ -760,6 +786,7 @@ static void run_all(void)
     RUN(test_weights_q6_k);
     RUN(test_weights_partial_chunks);
     RUN(test_products_add);
+    RUN(test_products_x_mean);
     RUN(test_swiglu_product);
     RUN(test_weights_large);
     RUN(test_upload_partial_block);

@@ -30,19 +30,18 @@ static void pack_nibbles(const uint8_t code[32], uint8_t *out)
         out[j] = (uint8_t)(code[j] | code[j + 16] << 4);
 }
 
-/* Q8_0: f16 d, int8 q[32]; w = d q, kept as code q + 128 (q ^ 0x80). */
+/* Q8_0: f16 d, int8 q[32]; w = d * q. */
 static void decode_q8_0(const uint8_t *block, uint32_t group, uint8_t *codes, float *scale,
                         float *offset)
 {
     (void)group;
-    for (uint32_t j = 0; j < 32; j++)
-        codes[j] = block[2 + j] ^ 0x80u;
+    memcpy(codes, block + 2, 32);
     *scale = vkl_f16_to_f32(load_u16(block));
     *offset = 0.0f;
 }
 
 /* Q4_0: f16 d, 16 bytes of nibbles already in the lanes order; w = d (nibble
- * - 8), kept as code nibble. */
+ * - 8). The nibbles are kept as they are; matmul_lanes takes off the 8. */
 static void decode_q4_0(const uint8_t *block, uint32_t group, uint8_t *codes, float *scale,
                         float *offset)
 {
@@ -80,8 +79,7 @@ static void decode_q4_k(const uint8_t *block, uint32_t j, uint8_t *codes, float 
 /* Q6_K: ql[128], qh[64], int8 scales[16], f16 d. Group s (16 weights) is
  * quarter k = (s / 2) % 4 of half h = s / 8, from l = 16 (s % 2): its code
  * is the low (k < 2) or high nibble of ql[64 h + 32 (k % 2) + l] with bits
- * 2k, 2k + 1 of qh[32 h + l] above; w = d scale[s] (code - 32), and the
- * code is kept as it is. */
+ * 2k, 2k + 1 of qh[32 h + l] above; w = d scale[s] (code - 32). */
 static void decode_q6_k(const uint8_t *block, uint32_t s, uint8_t *codes, float *scale,
                         float *offset)
 {
@@ -90,7 +88,7 @@ static void decode_q6_k(const uint8_t *block, uint32_t s, uint8_t *codes, float 
         uint32_t l = (s % 2) * 16 + i;
         uint32_t low = (block[64 * h + 32 * (k % 2) + l] >> (k / 2 * 4)) & 15u;
         uint32_t high = (block[128 + 32 * h + l] >> (2 * k)) & 3u;
-        codes[i] = (uint8_t)(low | high << 4);
+        codes[i] = (uint8_t)(int8_t)((int)(low | high << 4) - 32);
     }
     *scale = vkl_f16_to_f32(load_u16(block + 208)) * (float)(int8_t)block[192 + s];
     *offset = 0.0f;

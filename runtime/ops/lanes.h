@@ -10,14 +10,14 @@
  *   F32      the weights as stored               -      16 weights
  *   F16      the weights as stored               -      32
  *   BF16     the weights as stored               -      32
- *   Q8_0     bytes, q + 128                      32     64
- *   Q6_K     bytes, the 6-bit code               16     64
- *   Q4_0     nibbles, as stored                  32    128
+ *   Q8_0     signed bytes                        32     64
+ *   Q6_K     signed bytes (6-bit code - 32)      16     64
+ *   Q4_0     nibbles, as stored (code 8 is 0)    32    128
  *   Q4_K     nibbles, with offsets               32    128
  *
- * Block-type codes are unsigned, and a weight is (code - bias) * scale
- * (+ offset), the bias 128 for Q8_0, 32 for Q6_K, 8 for Q4_0 and 0 for Q4_K:
- * so that matmul_lanes can use a code where it lies in its word (see there).
+ * A weight is code * scale (+ offset), except Q4_0's, (code - 8) * scale:
+ * unsigned nibbles let matmul_lanes use a code where it lies in its word
+ * (see there).
  * Nibbles come 32 to a texel: byte j holds code j in its low half and code
  * j + 16 in its high half. Scales and offsets are computed in float exactly
  * as the block kernels compute them, so both layouts hold the same values. */
