@@ -485,6 +485,38 @@ static void check_paired_refused(void)
     free((void *)gate.data); free((void *)up.data);
 }
 
+/* A row longer than a CPU device's kernels can walk under lavapipe's loop
+ * cap (65535 iterations an invocation) is refused when recorded, not summed
+ * short. */
+static void check_row_refused(int K)
+{
+    vkl_host_tensor w = random_weights(VKL_DTYPE_F32, 2, K);
+    op_run run;
+    op_run_begin(&run, &fx, 1, 0, 1);
+    vkl_tensor wt = upload_weights(&run, &w, true);
+    vkl_buffer_view xv = op_floats(&run, NULL, (size_t)K);
+    vkl_buffer_view yv = op_floats(&run, NULL, 2);
+    vkl_op_matvec(&run.ops, &wt, &xv, &yv, 0);
+    CHECK(vkl_recorder_end(&run.rec) == VKLLM_ERROR_UNSUPPORTED);
+    CHECK_MSG(strstr(run.err.message, "too long") != NULL, "%s", run.err.message);
+    vkl_tensor_free(&wt);
+    op_run_free(&run);
+    free((void *)w.data);
+}
+
+static void test_rows_near_loop_cap(void)
+{
+    if (!fx.dev->cpu_kernels)
+        return;     /* GPU kernels split a row across a workgroup */
+    /* The longest rows each kernel takes: 65000 chunks of 16 F32 weights in
+     * the lanes layout, ROW_KERNEL_MAX_COLS (ops.c) in the row kernels. */
+    bool lanes = fx.matrix_layout == VKL_LAYOUT_LANES;
+    check_matvec(VKL_DTYPE_F32, 2, lanes ? 1040000 : 16384, 1);
+    check_matmul(VKL_DTYPE_F32, 9, 9, 2, lanes ? 65536 : 16384);
+    check_row_refused(1 << 20);
+    check_row_refused((1 << 14) + 2);   /* no lanes form: the row kernel */
+}
+
 static void test_swiglu_product(void)
 {
     if (fx.matrix_layout != VKL_LAYOUT_LANES)
@@ -787,6 +819,7 @@ static void run_all(void)
     RUN(test_weights_partial_chunks);
     RUN(test_products_add);
     RUN(test_products_x_mean);
+    RUN(test_rows_near_loop_cap);
     RUN(test_swiglu_product);
     RUN(test_weights_large);
     RUN(test_upload_partial_block);

@@ -255,6 +255,38 @@ static bool product_kernels(vkl_ops *ops, const vkl_tensor *w, const weight_kern
  * the tokens in slices, one layer of workgroups (z) each, small enough that
  * an invocation stays under half of that. */
 #define LOOP_ITERATION_BUDGET 32768u
+#define LOOP_ITERATION_CAP 65535u
+
+/* The longest rows the row kernels (matvec_rows, matmul_rows) take. Their
+ * loops cost lavapipe more iterations than they appear to: the one-token
+ * kernel failed from F32 rows of 49152 weights, and a prompt's pass walks
+ * each row nine times. They serve only matrices without a lanes form (F32,
+ * F16 or BF16 rows not a multiple of 4 long), which models never have this
+ * long. */
+#define ROW_KERNEL_MAX_COLS 16384u
+
+/* A row too long to walk in one pass under the cap would silently give
+ * wrong sums, so it is refused while the step is recorded. */
+static bool refuse_long_rows(vkl_ops *ops, uint32_t cols)
+{
+    if (ops->rec->status == VKLLM_OK)
+        ops->rec->status = vkl_fail(ops->rec->err, VKLLM_ERROR_UNSUPPORTED,
+                                    "rows of %u weights are too long for this device's "
+                                    "kernels: lavapipe ends an invocation's loops after "
+                                    "%u iterations", cols, LOOP_ITERATION_CAP);
+    return false;
+}
+
+/* matmul_lanes' passes: its loops are counted exactly (the near-cap test). */
+static bool lanes_pass_fits(vkl_ops *ops, uint64_t pass_iterations, uint32_t cols)
+{
+    return pass_iterations <= LOOP_ITERATION_CAP || refuse_long_rows(ops, cols);
+}
+
+static bool row_kernel_fits(vkl_ops *ops, uint32_t cols)
+{
+    return cols <= ROW_KERNEL_MAX_COLS || refuse_long_rows(ops, cols);
+}
 
 /* Tokens a slice may hold when an invocation loops once per pass of
  * tokens_per_pass tokens at a cost of pass_iterations iterations. */
@@ -294,6 +326,8 @@ static void record_lanes(vkl_ops *ops, const weight_kernels *kernels, const vkl_
     /* A pass of tokens loops over the row's chunks, then writes its sums;
      * one token (generation, or a prompt's last) is a single pass. */
     uint64_t pass_iterations = vkl_lanes_row_chunks(w->type, w->cols) + tokens * (rows + 1) + 1;
+    if (!lanes_pass_fits(ops, pass_iterations, w->cols))
+        return;
     uint32_t slice = many ? token_slice(ops, tokens, pass_iterations) : ops->batch;
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
@@ -332,6 +366,8 @@ void vkl_op_matvec(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
         record_lanes(ops, kernels, w, x, y, false, options);
         return;
     }
+    if (ops->rows_per_workgroup > 0 && !row_kernel_fits(ops, w->cols))
+        return;
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
         matvec_push push = {w->cols, piece->rows, piece->row0,
@@ -363,6 +399,8 @@ static void record_matmul_rows(vkl_ops *ops, const weight_kernels *kernels,
 {
     uint64_t pass_iterations =
         ((uint64_t)cols / 4 + 4) * (MATMUL_ROWS_TOKENS + 1) + cols / 16 + MATMUL_ROWS_TOKENS + 1;
+    if (!row_kernel_fits(ops, cols))
+        return;
     push->token_slice = token_slice(ops, MATMUL_ROWS_TOKENS, pass_iterations);
     vkl_dispatch d = {
         .shader = kernels->matmul_rows,
