@@ -488,15 +488,19 @@ static void check_paired_refused(void)
 /* A row longer than a CPU device's kernels can walk under lavapipe's loop
  * cap (65535 iterations an invocation) is refused when recorded, not summed
  * short. */
-static void check_row_refused(int K)
+static void check_row_refused(int K, bool prompt)
 {
     vkl_host_tensor w = random_weights(VKL_DTYPE_F32, 2, K);
+    int batch = prompt ? 9 : 1;
     op_run run;
-    op_run_begin(&run, &fx, 1, 0, 1);
+    op_run_begin(&run, &fx, batch, 0, batch);
     vkl_tensor wt = upload_weights(&run, &w, true);
-    vkl_buffer_view xv = op_floats(&run, NULL, (size_t)K);
-    vkl_buffer_view yv = op_floats(&run, NULL, 2);
-    vkl_op_matvec(&run.ops, &wt, &xv, &yv, 0);
+    vkl_buffer_view xv = op_floats(&run, NULL, (size_t)batch * K);
+    vkl_buffer_view yv = op_floats(&run, NULL, (size_t)batch * 2);
+    if (prompt)
+        vkl_op_matmul(&run.ops, &wt, &xv, &yv, 0);
+    else
+        vkl_op_matvec(&run.ops, &wt, &xv, &yv, 0);
     CHECK(vkl_recorder_end(&run.rec) == VKLLM_ERROR_UNSUPPORTED);
     CHECK_MSG(strstr(run.err.message, "too long") != NULL, "%s", run.err.message);
     vkl_tensor_free(&wt);
@@ -513,8 +517,10 @@ static void test_rows_near_loop_cap(void)
     bool lanes = fx.matrix_layout == VKL_LAYOUT_LANES;
     check_matvec(VKL_DTYPE_F32, 2, lanes ? 1040000 : 16384, 1);
     check_matmul(VKL_DTYPE_F32, 9, 9, 2, lanes ? 65536 : 16384);
-    check_row_refused(1 << 20);
-    check_row_refused((1 << 14) + 2);   /* no lanes form: the row kernel */
+    for (int prompt = 0; prompt <= 1; prompt++) {
+        check_row_refused(1 << 20, prompt);
+        check_row_refused((1 << 14) + 2, prompt);   /* no lanes form: the row kernels */
+    }
 }
 
 static void test_swiglu_product(void)

@@ -303,11 +303,13 @@ typedef struct lanes_push {
 } lanes_push;
 _Static_assert(sizeof(lanes_push) == 32, "matmul_lanes push constants");
 
-/* Weight rows a matmul_lanes invocation takes for a matrix of this type. */
+/* Weight rows a matmul_lanes invocation takes for a matrix of this type:
+ * float weights are the types stored a weight to a block. */
 static uint32_t lanes_rows(const vkl_ops *ops, vkl_dtype type, bool many)
 {
-    bool float_weights = type == VKL_DTYPE_F32 || type == VKL_DTYPE_F16 ||
-                         type == VKL_DTYPE_BF16;
+    uint32_t block_weights, block_bytes;
+    bool float_weights = vkl_dtype_layout(type, &block_weights, &block_bytes) &&
+                         block_weights == 1;
     return !many && float_weights ? ops->lanes_float_rows : ops->lanes_rows[many];
 }
 
@@ -399,8 +401,6 @@ static void record_matmul_rows(vkl_ops *ops, const weight_kernels *kernels,
 {
     uint64_t pass_iterations =
         ((uint64_t)cols / 4 + 4) * (MATMUL_ROWS_TOKENS + 1) + cols / 16 + MATMUL_ROWS_TOKENS + 1;
-    if (!row_kernel_fits(ops, cols))
-        return;
     push->token_slice = token_slice(ops, MATMUL_ROWS_TOKENS, pass_iterations);
     vkl_dispatch d = {
         .shader = kernels->matmul_rows,
@@ -468,6 +468,8 @@ void vkl_op_matmul(vkl_ops *ops, const vkl_tensor *w, const vkl_buffer_view *x,
         record_lanes(ops, kernels, w, x, y, true, options & VKL_PRODUCT_ADD);
         return;
     }
+    if (ops->rows_per_workgroup > 0 && !row_kernel_fits(ops, w->cols))
+        return;
     for (uint32_t i = 0; i < w->piece_count; i++) {
         const vkl_tensor_piece *piece = &w->pieces[i];
         matmul_push push = {w->cols, piece->rows, w->rows, piece->row0,
